@@ -1,0 +1,106 @@
+"""Typed configuration shared by the stages (training, LoRA, unlearning).
+
+Each dataclass validates itself in ``__post_init__`` and raises ``ValueError`` naming the field
+and the bad value; the CLI turns that into a one-line error with exit code 2.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+SCHEDULES = ("constant", "linear", "cosine")
+
+
+def _check(cond: bool, name: str, value: Any, why: str) -> None:
+    if not cond:
+        raise ValueError(f"{name}={value!r}: {why}")
+
+
+@dataclass
+class LoraSettings:
+    """LoRA adapter settings (paper defaults: rank 16, alpha 16, dropout 0.05).
+
+    Attributes:
+        r: adapter rank.
+        alpha: LoRA alpha; ΔW = (alpha / r) · B @ A.
+        dropout: dropout on the adapter input.
+        target: regex (peft full match) of module names to adapt, or "language" for every
+            attention/MLP projection of the language model (vision tower and projector excluded).
+    """
+
+    r: int = 16
+    alpha: float = 16.0
+    dropout: float = 0.05
+    target: str = "language"
+
+    def __post_init__(self) -> None:
+        _check(self.r >= 1, "lora.r", self.r, "must be >= 1")
+        _check(self.alpha > 0, "lora.alpha", self.alpha, "must be > 0")
+        _check(0 <= self.dropout < 1, "lora.dropout", self.dropout, "must be in [0, 1)")
+
+
+@dataclass
+class TrainConfig:
+    """One training run (used for the original model, retain-only model and every adapter).
+
+    Attributes:
+        epochs: passes over the main data stream (fractions allowed).
+        max_steps: stop after this many optimizer steps (overrides epochs when set).
+        batch_size: samples per step per stream (global, split across processes).
+        lr: peak learning rate (AdamW).
+        weight_decay: AdamW weight decay.
+        warmup_ratio: fraction of steps with linear warm-up.
+        schedule: learning-rate schedule after warm-up: constant, linear or cosine.
+        grad_clip: max gradient norm (0 disables clipping).
+        seed: seed for initialisation, shuffling and dropout.
+        checkpoint_every: save a resumable checkpoint every N steps (0: only at the end).
+        full_finetune: train every weight instead of a LoRA adapter.
+        lora: adapter settings when ``full_finetune`` is false.
+        threads: torch CPU threads (0 leaves torch's default).
+    """
+
+    epochs: float = 5.0
+    max_steps: int | None = None
+    batch_size: int = 2
+    lr: float = 1e-4
+    weight_decay: float = 0.0
+    warmup_ratio: float = 0.0
+    schedule: str = "constant"
+    grad_clip: float = 1.0
+    seed: int = 0
+    checkpoint_every: int = 0
+    full_finetune: bool = False
+    lora: LoraSettings = field(default_factory=LoraSettings)
+    threads: int = 0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.lora, dict):
+            self.lora = LoraSettings(**self.lora)
+        _check(self.epochs > 0, "epochs", self.epochs, "must be > 0")
+        _check(self.max_steps is None or self.max_steps >= 1, "max_steps", self.max_steps,
+               "must be >= 1")
+        _check(self.batch_size >= 1, "batch_size", self.batch_size, "must be >= 1")
+        _check(self.lr > 0, "lr", self.lr, "must be > 0")
+        _check(0 <= self.warmup_ratio < 1, "warmup_ratio", self.warmup_ratio, "must be in [0, 1)")
+        _check(self.schedule in SCHEDULES, "schedule", self.schedule, f"one of {SCHEDULES}")
+        _check(self.grad_clip >= 0, "grad_clip", self.grad_clip, "must be >= 0")
+        _check(self.checkpoint_every >= 0, "checkpoint_every", self.checkpoint_every,
+               "must be >= 0")
+        _check(self.threads >= 0, "threads", self.threads, "must be >= 0")
+
+
+def to_dict(cfg: Any) -> dict:
+    """A plain dict of a (nested) config dataclass, for ``config.yaml`` files."""
+    return dataclasses.asdict(cfg)
+
+
+def from_dict(cls: type, data: dict | None, where: str = "config") -> Any:
+    """Build ``cls`` from a dict, rejecting unknown keys with a message naming them."""
+    data = dict(data or {})
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ValueError(f"{where}: unknown field '{unknown[0]}' (known: {', '.join(sorted(names))})")
+    return cls(**data)

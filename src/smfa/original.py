@@ -1,0 +1,146 @@
+"""Stage: train the "original" model (memorizes every profile) or the retain-only reference.
+
+The paper's original model is a base MLLM fine-tuned on the benchmark. ``model="tiny"`` builds
+the tiny LLaVA-architecture default from its config (tokenizer from the benchmark's own words)
+and fully fine-tunes it; any other value is a local Hugging Face model folder, fine-tuned with
+LoRA (merged into the weights at the end) unless the config asks for full fine-tuning.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+from pathlib import Path
+
+from smfa import __version__
+from smfa.config import TrainConfig, from_dict, to_dict
+from smfa.data import original_samples
+from smfa.errors import SmfaError
+from smfa.io import read_yaml, staged_dir, write_json, write_yaml
+from smfa.paths import shipped_config
+from smfa.progress import say
+from smfa.runtime import resolve_device, resolve_dtype, work_dir_for
+from smfa.train import add_lora, fit, nll_loss_fn
+
+
+@dataclasses.dataclass
+class OriginalConfig:
+    """Settings of `smfa train` (the YAML file has two sections, ``model`` and ``train``).
+
+    Attributes:
+        model: TinyConfig fields for ``--model tiny`` (ignored for real models).
+        train: TrainConfig fields.
+    """
+
+    model: dict = dataclasses.field(default_factory=dict)
+    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.train, dict):
+            self.train = from_dict(TrainConfig, self.train, "train")
+
+
+def load_original_config(path: str | None, tiny: bool) -> OriginalConfig:
+    """Read a train config YAML (default: the shipped one for tiny or real models)."""
+    path = Path(path) if path else shipped_config("train", "tiny.yaml" if tiny else "real.yaml")
+    data = read_yaml(path) or {}
+    try:
+        return from_dict(OriginalConfig, data, str(path))
+    except (TypeError, ValueError) as e:
+        raise SmfaError(f"{path}: {e}") from None
+
+
+def corpus_texts(bench) -> list[str]:
+    """Every text the tiny tokenizer must cover: questions, answers, refusals, attack prompts."""
+    from smfa.prompts import ATTACK_TEXTS
+
+    texts = list(bench.refusals()) + list(ATTACK_TEXTS)
+    for split in bench.splits():
+        for r in bench.split(split):
+            texts += [*r["phrasings"], *r["paraphrases"], r["answer"], *r["perturbed"],
+                      *r["options"]]
+    for p in bench.profiles():
+        texts.append(p["name"])
+    return texts
+
+
+def train_original(
+    bench: str,
+    out: str,
+    model: str = "tiny",
+    exclude: str | None = None,
+    config: str | None = None,
+    seed: int | None = None,
+    dtype: str = "float32",
+    device: str = "auto",
+) -> Path:
+    """Train the original model on every trained profile, or the retain-only reference.
+
+    Args:
+        bench: benchmark folder (``smfa bench build``).
+        out: output folder; receives the model (save_pretrained), ``config.yaml`` and
+            ``train_log.jsonl``.
+        model: ``tiny`` for the built-in tiny model, or a local Hugging Face model folder.
+        exclude: a forget split (e.g. ``forget10``) whose profiles are left out: this trains
+            the retain-only model, the gold reference for exact unlearning.
+        config: train config YAML (default: the shipped ``configs/train/tiny.yaml`` or
+            ``configs/train/real.yaml``).
+        seed: overrides ``train.seed`` of the config.
+        dtype: float32, bfloat16 or float16.
+        device: auto, cpu, cuda, cuda:N.
+    """
+    from smfa.bench import load as load_bench
+    from smfa.models import load as load_model
+    from smfa.models import tiny
+
+    b = load_bench(bench)
+    if exclude is not None and exclude not in ("forget05", "forget10", "forget15"):
+        raise SmfaError(f"--exclude {exclude}: must be forget05, forget10 or forget15")
+    is_tiny = model == "tiny"
+    cfg = load_original_config(config, is_tiny)
+    if seed is not None:
+        cfg.train = dataclasses.replace(cfg.train, seed=seed)
+    out = Path(out)
+    work = work_dir_for(out)
+    work.mkdir(parents=True, exist_ok=True)
+    dev, dt = resolve_device(device), resolve_dtype(dtype)
+
+    if is_tiny:
+        init = work / "init"
+        if not (init / "config.json").is_file():
+            tcfg = from_dict(tiny.TinyConfig, cfg.model, "model")
+            tiny.build(init, corpus_texts(b), tcfg, seed=cfg.train.seed)
+        model_path = init
+    else:
+        model_path = Path(model)
+    net, processor = load_model(str(model_path), dtype=dtype, device=dev)
+    samples = original_samples(b, exclude=exclude)
+    if any(s.image for s in samples):
+        from smfa.models import require_images
+
+        require_images(net, samples, source=str(bench))
+    if not cfg.train.full_finetune:
+        net = add_lora(net, cfg.train.lora, cfg.train.seed)
+    what = "retain-only" if exclude else "original"
+    say(f"[train] {what} model: {len(samples)} samples, {dev}, {dt}")
+    net, log = fit(net, processor, {"train": samples}, nll_loss_fn("train"), cfg.train, work,
+                   desc=f"train {what}", extra_fingerprint=str(model_path))
+    if not cfg.train.full_finetune:
+        net = net.merge_and_unload()
+    resolved = {"bench": str(Path(bench).resolve()), "model": model, "exclude": exclude,
+                "dtype": dtype, "device": dev, **to_dict(cfg), "smfa_version": __version__}
+    with staged_dir(out) as tmp:
+        net.save_pretrained(tmp, safe_serialization=True)
+        processor.save_pretrained(tmp)
+        write_yaml(tmp / "config.yaml", resolved)
+        write_json(tmp / "train_summary.json", {"steps": len(log), "samples": len(samples),
+                                                "final_loss": log[-1]["loss"] if log else None})
+        shutil.copy(work / "train_log.jsonl", tmp / "train_log.jsonl")
+    shutil.rmtree(work, ignore_errors=True)
+    say(f"[train] wrote {out}")
+    return out
+
+
+def read_log(path: str | Path) -> list[dict]:
+    return [json.loads(x) for x in Path(path).read_text().splitlines() if x.strip()]

@@ -1,0 +1,63 @@
+"""Stage: ``smfa sculpt`` — re-sculpt saved MFA/RA adapters with no training (k sweeps)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from smfa.errors import SmfaError
+from smfa.io import staged_dir, write_json, write_yaml
+
+
+def sculpt(
+    mfa: list[str],
+    anchor: str,
+    out: str,
+    k: float = 5.0,
+    criteria: str = "cr",
+    combine: str = "mean",
+    merge_into: str | None = None,
+    svd_rank: int | None = None,
+) -> Path:
+    """Sculpt saved MFA adapter(s) with a saved retaining anchor (SMFA §3, no training).
+
+    Writes ``delta.safetensors`` (ΔW'_f per base weight), ``mask_stats.json`` (fraction deleted
+    per layer and module type), ``config.yaml``; optionally the merged model and a LoRA of
+    rank ``svd_rank`` re-factored by truncated SVD (``lora/``, with its relative error in
+    ``svd.json``).
+
+    Args:
+        mfa: MFA adapter folder(s) (peft format); several = one per view, combined.
+        anchor: retaining-anchor adapter folder (peft format).
+        out: output folder.
+        k: relative-magnitude threshold, >= 0 (inf = raw MFA).
+        criteria: cr (paper), c (directional conflict only), r (magnitude only), none.
+        combine: mean or sum, for several MFA folders.
+        merge_into: original model folder: also write W_o + ΔW'_f to ``out/merged``.
+        svd_rank: also write the sculpted delta as a LoRA of this rank (``out/lora``).
+    """
+    from smfa.methods.smfa import SMFAOptions, sculpt_saved
+    from smfa.sculpt import mask_stats_table, write_lora_adapter
+    from smfa.unlearn import write_deltas, write_merged
+
+    mfas = [mfa] if isinstance(mfa, str) else list(mfa)
+    try:
+        SMFAOptions(k=k, criteria=criteria, combine=combine)
+    except ValueError as e:
+        raise SmfaError(f"sculpt: {e}") from None
+    for d in [*mfas, anchor]:
+        if not (Path(d) / "adapter_config.json").is_file():
+            raise SmfaError(f"{d}: adapter folder not found (no adapter_config.json)")
+    delta, stats = sculpt_saved([Path(m) for m in mfas], Path(anchor), k, criteria, combine)
+    with staged_dir(out) as tmp:
+        write_deltas(tmp, delta, "smfa")
+        write_json(tmp / "mask_stats.json", mask_stats_table(stats))
+        write_yaml(tmp / "config.yaml", {"mfa": [str(Path(m).resolve()) for m in mfas],
+                                         "anchor": str(Path(anchor).resolve()), "k": k,
+                                         "criteria": criteria, "combine": combine,
+                                         "svd_rank": svd_rank})
+        if svd_rank:
+            errors = write_lora_adapter(tmp / "lora", delta, svd_rank)
+            write_json(tmp / "svd.json", errors)
+        if merge_into:
+            write_merged(Path(merge_into), delta, tmp / "merged")
+    return Path(out)
