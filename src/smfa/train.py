@@ -219,6 +219,8 @@ def fit(
         log.append(entry)
         pbar.set_postfix(loss=f"{entry['loss']:.4f}")
         pbar.update(1)
+        if acc.is_main_process and ((step + 1) % 25 == 0 or step + 1 == total):
+            write_json(work_dir / "progress.json", {"step": step + 1, "total": total})
         if cfg.checkpoint_every and (step + 1) % cfg.checkpoint_every == 0 and step + 1 < total:
             if acc.is_main_process:
                 _save_checkpoint(ckpt, acc.unwrap_model(model), optimizer, step + 1, fp)

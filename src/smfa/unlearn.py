@@ -71,6 +71,7 @@ def unlearn(
     full_finetune: bool | None = None,
     max_steps: int | None = None,
     merge: bool = False,
+    adapters_from: str | None = None,
     device: str = "auto",
     dtype: str = "float32",
 ) -> Path:
@@ -97,6 +98,8 @@ def unlearn(
         full_finetune: train all weights instead of LoRA.
         max_steps: overrides the number of training steps.
         merge: also write the merged model (``save_pretrained``) to ``out/merged``.
+        adapters_from: an smfa output folder whose ``adapters/mfa`` and ``adapters/anchor``
+            are reused (no training) by methods that can (smfa joint, idk, ties).
         device: auto, cpu, cuda, cuda:N.
         dtype: float32, bfloat16 or float16.
     """
@@ -123,7 +126,13 @@ def unlearn(
     m = METHODS.get(method)(ocfg)
     say(f"[unlearn] {method} on {forget} ({'full' if tcfg.full_finetune else 'LoRA'})")
     try:
-        result = m.run(ctx)
+        result = None
+        if adapters_from is not None:
+            found = {t: p for t in ("mfa", "anchor")
+                     if (p := Path(adapters_from) / "adapters" / t).is_dir()}
+            result = m.from_adapters(found)
+        if result is None:
+            result = m.run(ctx)
     except ValueError as e:
         raise SmfaError(f"{method}: {e}") from None
     resolved = {"method": method, "original": str(orig.resolve()), "bench": str(Path(bench)

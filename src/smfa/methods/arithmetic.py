@@ -72,3 +72,11 @@ class Ties(Method):
         merged = {k: ties_merge([df[k], da[k]], self.opts.density) for k in df}
         adapters = {k: v for k, v in (("mfa", fa), ("anchor", aa)) if v}
         return MethodResult(merged, adapters, {})
+
+    def from_adapters(self, adapters):
+        from smfa.sculpt import adapter_deltas
+
+        if not {"mfa", "anchor"} <= set(adapters):
+            return None
+        df, da = adapter_deltas(adapters["mfa"]), adapter_deltas(adapters["anchor"])
+        return MethodResult({k: ties_merge([df[k], da[k]], self.opts.density) for k in df})

@@ -75,6 +75,12 @@ class Method:
     def loss(self, model, batches: dict[str, dict], ref) -> tuple[torch.Tensor, dict]:
         raise NotImplementedError
 
+    def from_adapters(self, adapters: dict[str, Path]) -> MethodResult | None:
+        """The result computed from already-trained SMFA adapters (``mfa``, ``anchor``), or
+        None when this method cannot reuse them. Lets a run train the MFA and RA once for
+        smfa, its ablations, idk, ties and k sweeps."""
+        return None
+
     # -- shared machinery --------------------------------------------------------------------
     def run(self, ctx: UnlearnContext) -> MethodResult:
         delta, adapter, log = train_delta(ctx, self.streams(ctx), self.loss, "adapter",

@@ -40,3 +40,9 @@ class IDKTuning(Method):
 
     def loss(self, model, batches, ref):
         return nll(model, batches, ref)
+
+    def from_adapters(self, adapters):
+        from smfa.methods.base import MethodResult
+        from smfa.sculpt import adapter_deltas
+
+        return MethodResult(adapter_deltas(adapters["mfa"])) if "mfa" in adapters else None

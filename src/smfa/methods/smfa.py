@@ -92,3 +92,10 @@ class SMFA(Method):
         mfas = [adapters[t] for t in view_streams]
         delta, stats = sculpt_saved(mfas, adapters["anchor"], o.k, o.criteria, o.combine)
         return MethodResult(delta, adapters, {"mask_stats": stats})
+
+    def from_adapters(self, adapters):
+        o = self.opts
+        if o.mfa_views != "joint" or "mfa" not in adapters:
+            return None
+        delta, stats = sculpt_saved([adapters["mfa"]], adapters["anchor"], o.k, o.criteria)
+        return MethodResult(delta, {}, {"mask_stats": stats})
