@@ -86,6 +86,23 @@ def total_steps(n_main: int, cfg: TrainConfig) -> int:
     return max(1, math.ceil(cfg.epochs * n_main / cfg.batch_size))
 
 
+class EncodedCache:
+    """Each sample run through the processor once (images and tokens), collated per step."""
+
+    def __init__(self, processor):
+        self.processor, self.images, self._enc = processor, ImageCache(), {}
+
+    def batch(self, samples: list[Sample]) -> dict:
+        from smfa.models.format import collate, encode
+
+        enc = []
+        for s in samples:
+            if s not in self._enc:
+                self._enc[s] = encode(self.processor, self.images(s.image), s.question, s.answer)
+            enc.append(self._enc[s])
+        return collate(self.processor, enc, padding_side="right")
+
+
 class ImageCache:
     """Opens each image file once (RGB)."""
 
@@ -171,8 +188,6 @@ def fit(
     """
     from accelerate import Accelerator
 
-    from smfa.models.format import train_batch
-
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     work_dir = Path(work_dir)
@@ -195,7 +210,7 @@ def fit(
     model.train()
 
     orders = {k: StreamOrder(len(v), cfg.seed + i) for i, (k, v) in enumerate(streams.items())}
-    images = ImageCache()
+    cache = EncodedCache(processor)
     log_path = work_dir / "train_log.jsonl"
     log = _read_log(log_path, start)
     pbar = bar(total=total, desc=desc, unit="step", initial=start)
@@ -203,8 +218,8 @@ def fit(
         batches = {}
         for name, data in streams.items():
             idx = orders[name].indices(step * cfg.batch_size, cfg.batch_size)[rank::world]
-            items = [(images(data[i].image), data[i].question, data[i].answer) for i in idx]
-            batches[name] = {k: v.to(acc.device) for k, v in train_batch(processor, items).items()}
+            encoded = cache.batch([data[i] for i in idx])
+            batches[name] = {k: v.to(acc.device) for k, v in encoded.items()}
         for g in optimizer.param_groups:
             g["lr"] = lr_at(step, total, cfg)
         torch.manual_seed(cfg.seed * 1_000_003 + step)  # dropout masks: same on resume

@@ -35,8 +35,7 @@ def generate_answers(
         batch = prompt_batch(processor, [items[i] for i in idx])
         batch = {k: v.to(model.device) for k, v in batch.items()}
         seqs = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False,
-                              num_beams=1, use_cache=True, pad_token_id=tok.pad_token_id,
-                              eos_token_id=tok.eos_token_id)
+                              num_beams=1, use_cache=True, pad_token_id=tok.pad_token_id)
         out += decode_answers(processor, seqs, batch["input_ids"].shape[1])
         pbar.update(len(idx))
     pbar.close()

@@ -1,0 +1,10 @@
+"""Models: load any Hugging Face image-text-to-text model, format its inputs, build the tiny one.
+
+- :func:`load` — ``(model, processor)`` from a local folder, safetensors only (``load.py``);
+- :mod:`smfa.models.format` — chat-template prompts, training labels, generation batches;
+- :mod:`smfa.models.tiny` — the tiny default LLaVA built from a config.
+"""
+
+from smfa.models.load import check_model_dir, load, require_images, supports_images
+
+__all__ = ["check_model_dir", "load", "require_images", "supports_images"]

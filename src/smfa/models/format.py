@@ -1,0 +1,204 @@
+"""The one place that turns ``(image or None, question, answer)`` into model inputs.
+
+Prompts are always rendered with the model's own chat template
+(``processor.apply_chat_template``): a user turn ``[{"type": "image"}, {"type": "text"}]`` (the
+image entry only when there is an image) and, for training, the answer as the assistant turn.
+
+Each sample is run through the processor on its own and the results are padded here, so a
+batch may mix samples with and without an image for every family: token-level tensors
+(``input_ids``, ``attention_mask``, ``mm_token_type_ids``, ``token_type_ids``) are padded,
+image-level tensors (``pixel_values``, ``image_grid_thw``, ``pixel_attention_mask``,
+``image_sizes`` ...) are concatenated over the samples that have an image, in order, which is
+the layout the models consume (image features fill the image tokens in order). Padding is on
+the right for training and on the left for generation; it is done here, so the tokenizer's
+``padding_side`` is never read or changed.
+
+For many epochs over the same samples, :func:`encode` each sample once and :func:`collate` per
+step; :func:`train_batch` and :func:`prompt_batch` do both in one call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from smfa.errors import SmfaError
+
+IGNORE_INDEX = -100
+# Token-level keys and their padding value (input_ids uses the tokenizer's pad id).
+TOKEN_KEYS = {"attention_mask": 0, "token_type_ids": 0, "mm_token_type_ids": 0, "labels": -100}
+
+
+def messages(question: str, has_image: bool, answer: str | None = None) -> list[dict]:
+    """Chat messages for one sample: user turn (image first, then text), optional answer."""
+    content = ([{"type": "image"}] if has_image else []) + [{"type": "text", "text": question}]
+    msgs = [{"role": "user", "content": content}]
+    if answer is not None:
+        msgs.append({"role": "assistant", "content": [{"type": "text", "text": answer}]})
+    return msgs
+
+
+def render(processor, question: str, has_image: bool, answer: str | None = None) -> str:
+    """Prompt text (generation prompt appended) or, with ``answer``, the full conversation.
+
+    Trailing whitespace after the end-of-turn token (e.g. Qwen's ``<|im_end|>\\n``) is dropped
+    so that the last trained token is the end-of-turn/eos token.
+    """
+    msgs = messages(question, has_image, answer)
+    text = processor.apply_chat_template(msgs, add_generation_prompt=answer is None, tokenize=False)
+    return text.rstrip() if answer is not None else text
+
+
+def _add_special(tok, text: str) -> bool:
+    # As processor.apply_chat_template does: no extra bos when the template already has it.
+    return not (tok.bos_token is not None and text.startswith(tok.bos_token))
+
+
+def _process(processor, text: str, image) -> dict[str, torch.Tensor]:
+    kwargs = {"images": [image]} if image is not None else {}
+    add_special = _add_special(processor.tokenizer, text)
+    out = processor(text=[text], return_tensors="pt", add_special_tokens=add_special, **kwargs)
+    return {k: v for k, v in out.items() if isinstance(v, torch.Tensor)}
+
+
+def _prompt_length(processor, prompt: str, full: str, n_full: int) -> int | None:
+    """Tokens of the (image-expanded) prompt inside a processed prompt + answer of ``n_full``.
+
+    Computed on the text before image expansion, which is cheap; the expansion (all of it in
+    the user turn) adds ``n_full - len(full tokens)`` tokens. None if the prompt's tokens are
+    not a prefix of the full conversation's tokens.
+    """
+    tok = processor.tokenizer
+    p = tok(prompt, add_special_tokens=_add_special(tok, prompt))["input_ids"]
+    f = tok(full, add_special_tokens=_add_special(tok, full))["input_ids"]
+    if f[: len(p)] != p:
+        return None
+    return len(p) + n_full - len(f)
+
+
+def encode(
+    processor, image, question: str, answer: str | None = None, max_length: int | None = None
+) -> dict[str, torch.Tensor]:
+    """One sample as batch-of-one tensors: a generation prompt, or with ``answer`` a training
+    sample with ``labels``. Encode a dataset once with this and :func:`collate` per step to
+    avoid re-processing images every epoch (what :func:`train_batch` does in one call).
+    """
+    has_image = image is not None
+    text = render(processor, question, has_image, answer)
+    enc = _process(processor, text, image)
+    if answer is None:
+        return enc
+    ids = enc["input_ids"]
+    prompt = render(processor, question, has_image)
+    n_prompt = _prompt_length(processor, prompt, text, ids.shape[1])
+    if n_prompt is None:
+        raise SmfaError(
+            f"question {question[:40]!r}: the chat template's prompt tokens are not a prefix "
+            "of prompt + answer (cannot locate the answer tokens)"
+        )
+    if max_length is not None and ids.shape[1] > max_length:
+        if n_prompt >= max_length:
+            raise SmfaError(
+                f"question {question[:40]!r}: prompt has {n_prompt} tokens, "
+                f"max_length is {max_length}"
+            )
+        enc = {k: v[:, :max_length] if _is_token_key(k, v, ids) else v for k, v in enc.items()}
+    labels = enc["input_ids"].clone()
+    labels[:, :n_prompt] = IGNORE_INDEX
+    enc["labels"] = labels
+    return enc
+
+
+def _is_token_key(key: str, value: torch.Tensor, ids: torch.Tensor) -> bool:
+    return key == "input_ids" or (key in TOKEN_KEYS and value.shape == ids.shape)
+
+
+def _pad_id(processor) -> int:
+    tok = processor.tokenizer
+    pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+    if pad is None:
+        raise SmfaError("processor: the tokenizer has neither a pad token nor an eos token")
+    return pad
+
+
+def collate(processor, encoded: Sequence[dict], padding_side: str = "right") -> dict:
+    """Batch :func:`encode` outputs: pad token-level tensors (``labels`` with -100) on
+    ``padding_side``; concatenate image-level tensors of the samples that have one."""
+    if padding_side not in ("left", "right"):
+        raise SmfaError(f"padding_side '{padding_side}': choose left or right")
+    pad_id, left = _pad_id(processor), padding_side == "left"
+    length = max(e["input_ids"].shape[1] for e in encoded)
+    batch: dict[str, list[torch.Tensor]] = {}
+    token_keys: set[str] = set()
+    for e in encoded:
+        n = e["input_ids"].shape[1]
+        for key, value in e.items():
+            if _is_token_key(key, value, e["input_ids"]):
+                token_keys.add(key)
+                fill = pad_id if key == "input_ids" else TOKEN_KEYS[key]
+                pad = value.new_full((1, length - n), fill)
+                value = torch.cat([pad, value] if left else [value, pad], dim=1)
+            batch.setdefault(key, []).append(value)
+    return {k: torch.cat(v if k in token_keys else _pad_dim1(v), dim=0) for k, v in batch.items()}
+
+
+def _pad_dim1(tensors: list[torch.Tensor]) -> list[torch.Tensor]:
+    """Zero-pad per-sample image stacks ``[1, n_tiles, ...]`` to the largest ``n_tiles``.
+
+    Families that tile images (Idefics3/SmolVLM with image splitting, LLaVA-Next/OneVision)
+    treat all-zero tiles as padding; this is what their processors do for a batch.
+    """
+    if len({t.shape[1:] for t in tensors}) <= 1 or any(t.dim() < 3 for t in tensors):
+        return tensors
+    n = max(t.shape[1] for t in tensors)
+    out = []
+    for t in tensors:
+        pad = t.new_zeros((t.shape[0], n - t.shape[1], *t.shape[2:]))
+        out.append(torch.cat([t, pad], dim=1))
+    return out
+
+
+def train_batch(
+    processor, items: Sequence[tuple], max_length: int | None = None
+) -> dict[str, torch.Tensor]:
+    """Tensors for a training step from ``(image or None, question, answer)`` items.
+
+    Returns ``input_ids`` and ``attention_mask`` ``[B, L]`` (right-padded), ``labels`` ``[B, L]``
+    (= ``input_ids`` on the answer tokens including the closing end-of-turn/eos token, -100 on
+    prompt and padding tokens), and the image tensors of the family for the samples that have
+    an image. ``max_length`` truncates answers on the right; a prompt that does not fit raises
+    SmfaError.
+    """
+    if not items:
+        raise SmfaError("train_batch: empty batch")
+    encoded = [encode(processor, im, q, a, max_length=max_length) for im, q, a in items]
+    return collate(processor, encoded, padding_side="right")
+
+
+def prompt_batch(processor, items: Sequence[tuple]) -> dict[str, torch.Tensor]:
+    """Left-padded generation inputs from ``(image or None, question)`` items.
+
+    The chat template's generation prompt is appended, so ``model.generate(**batch)`` continues
+    with the assistant's answer; the prompt length is ``batch["input_ids"].shape[1]``.
+    """
+    if not items:
+        raise SmfaError("prompt_batch: empty batch")
+    encoded = [encode(processor, image, question) for image, question, *_ in items]
+    return collate(processor, encoded, padding_side="left")
+
+
+def decode_answers(processor, sequences: torch.Tensor, prompt_len: int) -> list[str]:
+    """Decode generated answers: drop the prompt and special tokens, strip whitespace."""
+    texts = processor.tokenizer.batch_decode(sequences[:, prompt_len:], skip_special_tokens=True)
+    return [t.strip() for t in texts]
+
+
+def split_by_image(items: Sequence[tuple]) -> tuple[list[int], list[int]]:
+    """Indices of the items with an image and of those without (for callers that batch apart).
+
+    Not needed by :func:`train_batch` / :func:`prompt_batch`, which accept mixed batches.
+    """
+    with_image = [i for i, it in enumerate(items) if it[0] is not None]
+    without = [i for i, it in enumerate(items) if it[0] is None]
+    return with_image, without

@@ -1,0 +1,155 @@
+"""Prompt/label formatting and generation on tiny random models of three families.
+
+LLaVA (the tiny default), Qwen2-VL and Gemma-3 are built from configs, saved with
+``save_pretrained`` and loaded back through ``smfa.models.load``.
+"""
+
+import pytest
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from tiny_families import WORDS, build_gemma3, build_qwen2_vl
+
+from smfa.errors import SmfaError
+from smfa.models import load, supports_images, tiny
+from smfa.models.format import (
+    IGNORE_INDEX,
+    _pad_dim1,
+    collate,
+    decode_answers,
+    encode,
+    prompt_batch,
+    split_by_image,
+    train_batch,
+)
+
+torch.set_num_threads(1)
+
+RED = Image.new("RGB", (40, 30), (200, 10, 10))
+BLUE = Image.new("RGB", (32, 32), (10, 10, 200))
+ITEMS = [
+    (RED, "who is this person ?", "Alice Smith ."),
+    (None, "what is her name ?", "I do not know ."),
+    (BLUE, "where was she born ?", "Paris"),
+    (None, "where was Alice Smith born ?", "she was born in Paris ."),
+]
+BUILDERS = {
+    "llava": lambda out: tiny.build(out, [" ".join(WORDS)], seed=0),
+    "qwen2_vl": build_qwen2_vl,
+    "gemma3": build_gemma3,
+}
+
+
+@pytest.fixture(scope="module", params=sorted(BUILDERS))
+def family(request, tmp_path_factory):
+    path = BUILDERS[request.param](tmp_path_factory.mktemp(request.param) / "model")
+    model, processor = load(str(path))
+    return request.param, model, processor
+
+
+def _forward(model, batch):
+    with torch.no_grad():
+        return model(**batch)
+
+
+def test_loaded_model_is_multimodal(family):
+    name, model, processor = family
+    assert supports_images(model) and not model.training
+    assert model.dtype == torch.float32
+
+
+def test_labels_mask_prompt_and_padding(family):
+    _, _, processor = family
+    batch = train_batch(processor, ITEMS)
+    tok = processor.tokenizer
+    assert batch["input_ids"].shape == batch["labels"].shape == batch["attention_mask"].shape
+    for i, (image, question, answer) in enumerate(ITEMS):
+        labels, ids, mask = batch["labels"][i], batch["input_ids"][i], batch["attention_mask"][i]
+        n = int(mask.sum())
+        assert mask[:n].all() and not mask[n:].any()  # right padding
+        trained = (labels != IGNORE_INDEX).nonzero().flatten()
+        start = int(trained[0])
+        # the answer is one contiguous run that ends at the last real token
+        assert trained.tolist() == list(range(start, n))
+        assert torch.equal(labels[start:n], ids[start:n])
+        # everything before it is exactly the generation prompt
+        prompt = prompt_batch(processor, [(image, question)])["input_ids"][0]
+        assert torch.equal(ids[:start], prompt)
+        assert tok.decode(labels[start:n], skip_special_tokens=True).strip() == answer
+        assert int(labels[n - 1]) in tok.added_tokens_decoder  # end-of-turn / eos is trained
+
+
+def test_loss_is_cross_entropy_over_answer_tokens(family):
+    _, model, processor = family
+    batch = train_batch(processor, ITEMS)
+    out = _forward(model, batch)
+    logits, labels = out.logits[:, :-1].float(), batch["labels"][:, 1:]
+    keep = labels != IGNORE_INDEX
+    manual = F.cross_entropy(logits[keep], labels[keep])
+    assert torch.allclose(out.loss, manual, atol=1e-5)
+
+
+def test_mixed_batch_matches_single_samples(family):
+    """Image features land in the right sample: batched logits equal one-by-one logits."""
+    _, model, processor = family
+    batch = train_batch(processor, ITEMS)
+    assert batch["pixel_values"].shape[0] >= 2  # only the two samples with an image
+    logits = _forward(model, batch).logits
+    for i, item in enumerate(ITEMS):
+        single = train_batch(processor, [item])
+        n = single["input_ids"].shape[1]
+        alone = _forward(model, single).logits[0]
+        assert torch.allclose(logits[i, :n], alone, atol=1e-4), i
+
+
+def test_generate_left_padded_with_and_without_image(family):
+    _, model, processor = family
+    prompts = [(it[0], it[1]) for it in ITEMS]
+    batch = prompt_batch(processor, prompts)
+    mask = batch["attention_mask"]
+    assert mask[:, -1].all() and not mask[:, 0].all()  # left padding
+    kwargs = dict(max_new_tokens=4, do_sample=False, pad_token_id=processor.tokenizer.pad_token_id)
+    with torch.no_grad():
+        seqs = model.generate(**batch, **kwargs)
+    answers = decode_answers(processor, seqs, batch["input_ids"].shape[1])
+    assert len(answers) == len(prompts) and all(isinstance(a, str) for a in answers)
+    for i, p in enumerate(prompts):  # left padding does not change greedy answers
+        single = prompt_batch(processor, [p])
+        with torch.no_grad():
+            one = model.generate(**single, **kwargs)
+        assert decode_answers(processor, one, single["input_ids"].shape[1]) == [answers[i]]
+
+
+def test_max_length_truncates_answers_only(family):
+    _, _, processor = family
+    full = train_batch(processor, ITEMS[:1])
+    n = full["input_ids"].shape[1]
+    cut = train_batch(processor, ITEMS[:1], max_length=n - 1)
+    assert cut["input_ids"].shape[1] == n - 1
+    assert torch.equal(cut["labels"][0], full["labels"][0, : n - 1])
+    with pytest.raises(SmfaError, match="max_length"):
+        train_batch(processor, ITEMS[:1], max_length=3)
+
+
+def test_encode_once_then_collate_equals_train_batch(family):
+    _, _, processor = family
+    encoded = [encode(processor, *item) for item in ITEMS]
+    direct = train_batch(processor, ITEMS)
+    collated = collate(processor, encoded, padding_side="right")
+    assert collated.keys() == direct.keys()
+    assert all(torch.equal(collated[k], direct[k]) for k in direct)
+
+
+def test_tiled_images_are_zero_padded_to_a_common_count():
+    a, b = torch.ones(1, 2, 3, 4, 4), torch.ones(1, 5, 3, 4, 4)
+    padded = _pad_dim1([a, b])
+    assert [t.shape[1] for t in padded] == [5, 5]
+    assert padded[0][:, 2:].abs().sum() == 0 and torch.equal(padded[1], b)
+    flat = [torch.ones(4, 6), torch.ones(8, 6)]  # Qwen2-VL patches: concatenated, not padded
+    assert _pad_dim1(flat) is flat
+
+
+def test_split_by_image_and_empty_batches():
+    assert split_by_image(ITEMS) == ([0, 2], [1, 3])
+    with pytest.raises(SmfaError, match="empty"):
+        train_batch(None, [])
