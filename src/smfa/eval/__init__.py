@@ -1,0 +1,1 @@
+"""Evaluation: metrics (metrics.py), judges (judges.py), membership inference (mia.py)."""

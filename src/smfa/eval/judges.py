@@ -1,0 +1,290 @@
+"""Fact and Meaningful scores (0–10) from a judge (definitions: docs/metrics.md §6).
+
+Every judge implements one interface::
+
+    judge.score(question, answer, gold, keys, attribute, values, *, truncated=False)
+        -> (fact, meaningful)
+    judge.score_many(items: Sequence[JudgeItem]) -> list[(fact, meaningful)]
+
+and is registered by name in :data:`smfa.registry.JUDGES`: ``rule`` (default, deterministic,
+offline; this file), ``openai`` (any OpenAI-compatible endpoint; ``judges_openai.py``) and ``hf``
+(a local causal LM; ``judges_hf.py``). ``get_judge(name, **options)`` builds one.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from itertools import pairwise
+from string import Template
+from typing import Any
+
+from smfa.eval.metrics import is_refusal, normalize_text, refusal_set
+from smfa.registry import JUDGES
+
+RUBRICS = ("fact", "meaningful")
+
+
+@dataclass(frozen=True)
+class JudgeItem:
+    """One answer to score: the question row's fields plus the model's answer.
+
+    ``keys``: the row's key values; ``values``: every value of ``attribute``
+    (``attributes.json[attribute]``, may be empty); ``truncated``: generation hit
+    ``max_new_tokens``.
+    """
+
+    question: str
+    answer: str
+    gold: str
+    keys: Sequence[str] = ()
+    attribute: str = ""
+    values: Sequence[str] = field(default=())
+    truncated: bool = False
+
+
+def as_items(items: Iterable[JudgeItem | Mapping[str, Any]]) -> list[JudgeItem]:
+    """Accept :class:`JudgeItem` objects or mappings with the same field names."""
+    out = []
+    for i, it in enumerate(items):
+        if isinstance(it, JudgeItem):
+            out.append(it)
+            continue
+        try:
+            out.append(
+                JudgeItem(
+                    question=str(it["question"]),
+                    answer=str(it["answer"]),
+                    gold=str(it["gold"]),
+                    keys=tuple(it.get("keys") or ()),
+                    attribute=str(it.get("attribute") or ""),
+                    values=tuple(it.get("values") or ()),
+                    truncated=bool(it.get("truncated", False)),
+                )
+            )
+        except KeyError as e:
+            raise ValueError(f"judge item {i}: field {e.args[0]!r} is missing") from None
+    return out
+
+
+class Judge:
+    """Base class: subclasses override :meth:`score` or :meth:`score_many` (or both)."""
+
+    name = "judge"
+
+    def score(
+        self,
+        question: str,
+        answer: str,
+        gold: str,
+        keys: Sequence[str],
+        attribute: str,
+        values: Sequence[str],
+        *,
+        truncated: bool = False,
+    ) -> tuple[float, float]:
+        """Return ``(fact, meaningful)``, both in [0, 10], for one answer."""
+        item = JudgeItem(question, answer, gold, tuple(keys), attribute, tuple(values), truncated)
+        return self.score_many([item])[0]
+
+    def score_many(
+        self, items: Sequence[JudgeItem | Mapping[str, Any]]
+    ) -> list[tuple[float, float]]:
+        """Score a batch (JudgeItems or dicts with their fields), in order."""
+        if type(self).score is Judge.score:
+            raise NotImplementedError(f"{type(self).__name__} must override score or score_many")
+        return [
+            self.score(
+                it.question,
+                it.answer,
+                it.gold,
+                it.keys,
+                it.attribute,
+                it.values,
+                truncated=it.truncated,
+            )
+            for it in as_items(items)
+        ]
+
+
+def get_judge(name: str = "rule", **options) -> Judge:
+    """Build the judge registered as ``name`` (unknown names raise SmfaError listing known ones)."""
+    return JUDGES.get(name)(**options)
+
+
+def load_rubric(name: str) -> str:
+    """Text of the rubric prompt ``smfa/resources/prompts/<name>.txt`` (``fact``/``meaningful``)."""
+    if name not in RUBRICS:
+        raise ValueError(f"unknown rubric {name!r}; known: {', '.join(RUBRICS)}")
+    return (resources.files("smfa") / "resources" / "prompts" / f"{name}.txt").read_text("utf-8")
+
+
+def fill_rubric(rubric: str, item: JudgeItem) -> str:
+    """Fill ``$question $gold $keys $answer $attribute`` (values are inserted verbatim)."""
+    keys = "; ".join(item.keys) if item.keys else item.gold
+    text = Template(rubric).safe_substitute(
+        question=item.question,
+        gold=item.gold,
+        keys=keys,
+        answer=item.answer,
+        attribute=item.attribute,
+    )
+    return text.rstrip()
+
+
+# --------------------------------------------------------------------------------------------
+# The rule judge
+
+_TOKEN_RE = re.compile(r"\w+")
+_WORD_RE = re.compile(r"\w+(?:'\w+)*")
+_FINAL_RE = re.compile(r"[.!?\u2026][\"'\u201d\u2019)\]]*\s*$")
+_TRIPLE_RE = re.compile(r"(.)\1\1")
+_VOWEL_RE = re.compile(r"[aeiouy]")
+TRUNCATION_DEDUCTION = 3
+
+# Vowelless tokens that are real words or common abbreviations.
+VOWELLESS_OK = frozenset(
+    "mr mrs ms dr st rd nd th jr sr hmm hm pm km kg cm mm ml lb lbs mg hrs tv pc cd dvd bbq "
+    "nyc dj ft sq vs ct pt nw ne sw se".split()
+)
+
+
+def _tokens(text: str) -> list[str]:
+    return _TOKEN_RE.findall(normalize_text(text))
+
+
+def _spans(hay: Sequence[str], needle: Sequence[str]) -> list[tuple[int, int]]:
+    n = len(needle)
+    return [(i, i + n) for i in range(len(hay) - n + 1) if tuple(hay[i : i + n]) == tuple(needle)]
+
+
+def _inside(inner: tuple[int, int], outer: tuple[int, int]) -> bool:
+    return outer[0] <= inner[0] and inner[1] <= outer[1]
+
+
+def _round_half_up(x: float) -> int:
+    return math.floor(x + 0.5)
+
+
+def _ends_sentence(text: str) -> bool:
+    return _FINAL_RE.search(text) is not None
+
+
+@JUDGES.register("rule")
+class RuleJudge(Judge):
+    """Deterministic offline judge: key matching for Fact, degeneracy deductions for Meaningful.
+
+    ``refusal_pool``: the benchmark's refusal strings (exact members are refusals and score
+    Meaningful 10); ``vocabulary``: optional set of known words for the non-word check (without
+    it a vowel/letter-run heuristic is used). Definitions: docs/metrics.md §6.1.
+    """
+
+    name = "rule"
+
+    def __init__(
+        self,
+        refusal_pool: Iterable[str] | None = None,
+        vocabulary: Collection[str] | None = None,
+    ):
+        self.pool = refusal_set(refusal_pool) if refusal_pool else frozenset()
+        self.vocabulary = frozenset(w.casefold() for w in vocabulary) if vocabulary else None
+
+    def score(
+        self,
+        question: str,
+        answer: str,
+        gold: str,
+        keys: Sequence[str],
+        attribute: str,
+        values: Sequence[str],
+        *,
+        truncated: bool = False,
+    ) -> tuple[float, float]:
+        """Return ``(fact, meaningful)`` as floats: Fact in [0, 10], Meaningful an integer 0..10."""
+        return (
+            self.fact(answer, gold, keys, values),
+            float(self.meaningful(answer, gold, truncated=truncated)),
+        )
+
+    def fact(self, answer: str, gold: str, keys: Sequence[str], values: Sequence[str]) -> float:
+        """Fact score: all keys stated → 10; refusal or a different value → 0; else key recall."""
+        toks = _tokens(answer)
+        if not toks:
+            return 0.0
+        key_toks = [t for t in (_tokens(k) for k in keys) if t] or [t for t in [_tokens(gold)] if t]
+        if not key_toks:
+            return 0.0
+        # Other values of the attribute: the keys themselves never contradict each other.
+        value_toks = {tuple(t) for t in (_tokens(v) for v in values) if t} - {
+            tuple(k) for k in key_toks
+        }
+        present = set(toks)
+
+        credits, full, contradicted = [], [], False
+        for key in key_toks:
+            other_spans = [s for v in value_toks for s in _spans(toks, v)]
+            valid = [
+                g
+                for g in _spans(toks, key)
+                if not any(_inside(g, o) and o[1] - o[0] > g[1] - g[0] for o in other_spans)
+            ]
+            full.append(bool(valid))
+            if valid:
+                credits.append(1.0)
+                continue
+            if other_spans:  # no valid occurrence of the key, so every other value counts
+                contradicted = True
+            distinct = set(key)
+            credits.append(len(distinct & present) / len(distinct))
+
+        if all(full):
+            return 10.0
+        if is_refusal(answer, self.pool) or contradicted:
+            return 0.0
+        return 10.0 * sum(credits) / len(credits)
+
+    def _is_nonword(self, word: str) -> bool:
+        if len(word) == 1 or any(c.isdigit() for c in word):
+            return False
+        low = word.casefold()
+        if self.vocabulary is not None:
+            if low in self.vocabulary:
+                return False
+            return any(len(p) > 1 and p not in self.vocabulary for p in low.split("'"))
+        for part in word.split("'"):
+            if len(part) < 2 or not (part.isascii() and part.isalpha()):
+                continue
+            p = part.casefold()
+            if _TRIPLE_RE.search(p):
+                return True
+            if not _VOWEL_RE.search(p) and p not in VOWELLESS_OK and not part.isupper():
+                return True
+        return False
+
+    def meaningful(self, answer: str, gold: str, truncated: bool = False) -> int:
+        """Meaningful score: 10 minus repetition, non-word and truncation deductions (>= 0)."""
+        text = answer.replace("\u2019", "'").replace("\u2018", "'")
+        words = _WORD_RE.findall(text)
+        if not words:
+            return 0
+        if self.pool and normalize_text(answer) in self.pool:
+            return 10
+        low = [w.casefold() for w in words]
+        stutter = sum(a == b for a, b in pairwise(low)) / (len(low) - 1) if len(low) > 1 else 0.0
+        bigrams = list(pairwise(low))
+        loops = 1.0 - len(set(bigrams)) / len(bigrams) if len(bigrams) > 1 else 0.0
+        deduction = _round_half_up(10.0 * max(stutter, loops))
+        if not is_refusal(answer, self.pool):
+            nonwords = sum(self._is_nonword(w) for w in words) / len(words)
+            deduction += _round_half_up(10.0 * nonwords)
+            if (truncated or _ends_sentence(gold)) and not _ends_sentence(answer):
+                deduction += TRUNCATION_DEDUCTION
+        return max(0, 10 - deduction)
+
+
+# Register the other judges (the registry imports this module only).
+from smfa.eval import judges_hf as _judges_hf  # noqa: E402, F401
+from smfa.eval import judges_openai as _judges_openai  # noqa: E402, F401
