@@ -56,7 +56,7 @@ def corpus_texts(bench) -> list[str]:
     from smfa.prompts import ATTACK_TEXTS
 
     texts = list(bench.refusals()) + list(ATTACK_TEXTS)
-    for split in bench.splits():
+    for split in bench.splits:
         for r in bench.split(split):
             texts += [*r["phrasings"], *r["paraphrases"], r["answer"], *r["perturbed"],
                       *r["options"]]
@@ -70,7 +70,7 @@ def train_original(
     out: str,
     model: str = "tiny",
     exclude: str | None = None,
-    config: str | None = None,
+    train_config: str | None = None,
     seed: int | None = None,
     dtype: str = "float32",
     device: str = "auto",
@@ -84,7 +84,7 @@ def train_original(
         model: ``tiny`` for the built-in tiny model, or a local Hugging Face model folder.
         exclude: a forget split (e.g. ``forget10``) whose profiles are left out: this trains
             the retain-only model, the gold reference for exact unlearning.
-        config: train config YAML (default: the shipped ``configs/train/tiny.yaml`` or
+        train_config: train config YAML (default: the shipped ``configs/train/tiny.yaml`` or
             ``configs/train/real.yaml``).
         seed: overrides ``train.seed`` of the config.
         dtype: float32, bfloat16 or float16.
@@ -98,7 +98,7 @@ def train_original(
     if exclude is not None and exclude not in ("forget05", "forget10", "forget15"):
         raise SmfaError(f"--exclude {exclude}: must be forget05, forget10 or forget15")
     is_tiny = model == "tiny"
-    cfg = load_original_config(config, is_tiny)
+    cfg = load_original_config(train_config, is_tiny)
     if seed is not None:
         cfg.train = dataclasses.replace(cfg.train, seed=seed)
     out = Path(out)

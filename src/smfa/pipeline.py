@@ -166,7 +166,7 @@ def _train_cmd(bench: Path, out: Path, cfg: RunConfig, exclude: str | None, seed
     if exclude:
         cmd += ["--exclude", exclude]
     if cfg.train_config:
-        cmd += ["--config", cfg.train_config]
+        cmd += ["--train_config", cfg.train_config]
     return cmd
 
 
@@ -312,7 +312,7 @@ def _run_seed(cfg, stages, sroot, bench, bkey, train_cfg_hash, seed, methods, ks
                       "reuse": stages.key(f"{tag}method {reuse.name}") if reuse else None})
         stages.run(f"{tag}method {label}", mkey, [mdir / "delta.safetensors"],
                    lambda: unlearn(name, str(orig), str(bench), str(mdir), forget=cfg.forget,
-                                   config=ucfg, seed=seed, retain_few=spec.get("retain_few"),
+                                   method_config=ucfg, seed=seed, retain_few=spec.get("retain_few"),
                                    options=opts, adapters_from=str(reuse) if reuse else None))
         if name == "smfa" and shared_dir is None and (mdir / "adapters" / "mfa").is_dir():
             shared_dir = mdir

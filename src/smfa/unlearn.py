@@ -60,7 +60,7 @@ def unlearn(
     bench: str,
     out: str,
     forget: str = "forget10",
-    config: str | None = None,
+    method_config: str | None = None,
     seed: int | None = None,
     retain_few: int | None = None,
     k: float | None = None,
@@ -86,7 +86,7 @@ def unlearn(
         bench: benchmark folder.
         out: output folder.
         forget: forget05, forget10 or forget15.
-        config: YAML with ``train:`` (TrainConfig) and ``options:`` (the method's options);
+        method_config: YAML with ``train:`` (TrainConfig) and ``options:`` (the method's options);
             default: the tuned tiny config for the tiny model, else the paper's settings.
         seed: overrides ``train.seed``.
         retain_few: number of retain profiles in D_r^few (default: the bench's retain_few).
@@ -114,7 +114,7 @@ def unlearn(
     overrides = {"k": k, "criteria": criteria, "mfa_views": mfa_views, "combine": combine,
                  "full_finetune": full_finetune, "max_steps": max_steps, "seed": seed,
                  **(options or {})}
-    tcfg, ocfg, cfg_path = resolve_method_config(method, orig, config, overrides)
+    tcfg, ocfg, cfg_path = resolve_method_config(method, orig, method_config, overrides)
     cfg_yaml = read_yaml(cfg_path) or {}
     rf = retain_few if retain_few is not None else cfg_yaml.get("retain_few")
     b = load_bench(bench)

@@ -1,0 +1,32 @@
+"""Shared fixtures: one small generated benchmark per test session (read-only: copy to break)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+
+SMALL = dict(profiles=20, seed=0, image_size=32, scenes_train=40, scenes_eval=10, quiet=True)
+
+
+@pytest.fixture(scope="session")
+def small_bench(tmp_path_factory):
+    """A 20-profile, 32 px benchmark folder (faces + fundus, 40 + 10 scenes). Do not modify."""
+    from smfa.bench import build
+
+    return build(tmp_path_factory.mktemp("bench") / "small", **SMALL)
+
+
+@pytest.fixture(scope="session")
+def small_bench_kwargs():
+    """The ``smfa.bench.build`` arguments of ``small_bench`` (to rebuild it elsewhere)."""
+    return dict(SMALL)
+
+
+@pytest.fixture(scope="session")
+def bench_dir(small_bench):
+    """Alias of ``small_bench`` for tests of other stages."""
+    return small_bench
