@@ -203,11 +203,11 @@ def _train_models(jobs: list[tuple[str, list[str], Path]], parallel: bool) -> No
                 raise SmfaError(f"stage {name}: {last[0]}")
 
 
-def run(config: str, only: list[str] | None = None, out: str | None = None) -> Path:
+def run(config_file: str, only: list[str] | None = None, out: str | None = None) -> Path:
     """Run (or resume) a whole experiment from a YAML config; finished stages are skipped.
 
     Args:
-        config: run config YAML (see ``configs/run/demo.yaml``).
+        config_file: run config YAML (see ``configs/run/demo.yaml``).
         only: restrict to these method labels (default: all in the config).
         out: parent folder of the run folder (overrides the config's ``out``).
     """
@@ -218,6 +218,7 @@ def run(config: str, only: list[str] | None = None, out: str | None = None) -> P
     from smfa.sculpt_stage import sculpt
     from smfa.unlearn import unlearn
 
+    config = config_file
     cfg = load_run_config(config)
     if out is not None:
         cfg.out = out
