@@ -30,3 +30,15 @@ def small_bench_kwargs():
 def bench_dir(small_bench):
     """Alias of ``small_bench`` for tests of other stages."""
     return small_bench
+
+
+@pytest.fixture(scope="session")
+def tiny_original(small_bench, tmp_path_factory):
+    """The tiny original model trained briefly (configs/train/smoke.yaml) on ``small_bench``."""
+    from smfa.original import train_original
+    from smfa.paths import shipped_config
+
+    out = tmp_path_factory.mktemp("models") / "original"
+    return train_original(
+        str(small_bench), str(out), train_config=str(shipped_config("train", "smoke.yaml"))
+    )

@@ -36,6 +36,17 @@ def _commands() -> dict:
     return cmds
 
 
+def _quiet_libraries() -> None:
+    """Our own progress bars say what is happening; silence transformers' load/save bars."""
+    import warnings
+
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``smfa`` console script."""
     from jsonargparse import CLI
@@ -43,6 +54,7 @@ def main(argv: list[str] | None = None) -> None:
     from smfa.errors import SmfaError
     from smfa.progress import set_quiet
 
+    _quiet_libraries()
     argv = list(sys.argv[1:] if argv is None else argv)
     if "--quiet" in argv:
         argv.remove("--quiet")

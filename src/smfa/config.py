@@ -79,15 +79,20 @@ class TrainConfig:
         if isinstance(self.lora, dict):
             self.lora = LoraSettings(**self.lora)
         _check(self.epochs > 0, "epochs", self.epochs, "must be > 0")
-        _check(self.max_steps is None or self.max_steps >= 1, "max_steps", self.max_steps,
-               "must be >= 1")
+        _check(
+            self.max_steps is None or self.max_steps >= 1,
+            "max_steps",
+            self.max_steps,
+            "must be >= 1",
+        )
         _check(self.batch_size >= 1, "batch_size", self.batch_size, "must be >= 1")
         _check(self.lr > 0, "lr", self.lr, "must be > 0")
         _check(0 <= self.warmup_ratio < 1, "warmup_ratio", self.warmup_ratio, "must be in [0, 1)")
         _check(self.schedule in SCHEDULES, "schedule", self.schedule, f"one of {SCHEDULES}")
         _check(self.grad_clip >= 0, "grad_clip", self.grad_clip, "must be >= 0")
-        _check(self.checkpoint_every >= 0, "checkpoint_every", self.checkpoint_every,
-               "must be >= 0")
+        _check(
+            self.checkpoint_every >= 0, "checkpoint_every", self.checkpoint_every, "must be >= 0"
+        )
         _check(self.threads >= 0, "threads", self.threads, "must be >= 0")
 
 
@@ -102,5 +107,7 @@ def from_dict(cls: type, data: dict | None, where: str = "config") -> Any:
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - names)
     if unknown:
-        raise ValueError(f"{where}: unknown field '{unknown[0]}' (known: {', '.join(sorted(names))})")
+        raise ValueError(
+            f"{where}: unknown field '{unknown[0]}' (known: {', '.join(sorted(names))})"
+        )
     return cls(**data)

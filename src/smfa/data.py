@@ -39,8 +39,12 @@ def _image(bench, row: dict) -> str | None:
 
 
 def samples_from_rows(
-    bench, rows: Iterable[dict], answers: str = "gold", refusals: Sequence[str] = (),
-    rng: random.Random | None = None, all_phrasings: bool = True,
+    bench,
+    rows: Iterable[dict],
+    answers: str = "gold",
+    refusals: Sequence[str] = (),
+    rng: random.Random | None = None,
+    all_phrasings: bool = True,
 ) -> list[Sample]:
     """Expand rows into samples, one per training phrasing (or only the canonical one).
 

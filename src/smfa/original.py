@@ -58,8 +58,13 @@ def corpus_texts(bench) -> list[str]:
     texts = list(bench.refusals()) + list(ATTACK_TEXTS)
     for split in bench.splits:
         for r in bench.split(split):
-            texts += [*r["phrasings"], *r["paraphrases"], r["answer"], *r["perturbed"],
-                      *r["options"]]
+            texts += [
+                *r["phrasings"],
+                *r["paraphrases"],
+                r["answer"],
+                *r["perturbed"],
+                *r["options"],
+            ]
     for p in bench.profiles():
         texts.append(p["name"])
     return texts
@@ -90,7 +95,7 @@ def train_original(
         dtype: float32, bfloat16 or float16.
         device: auto, cpu, cuda, cuda:N.
     """
-    from smfa.bench import load as load_bench
+    from smfa.bench import load_valid as load_bench
     from smfa.models import load as load_model
     from smfa.models import tiny
 
@@ -124,18 +129,39 @@ def train_original(
         net = add_lora(net, cfg.train.lora, cfg.train.seed)
     what = "retain-only" if exclude else "original"
     say(f"[train] {what} model: {len(samples)} samples, {dev}, {dt}")
-    net, log = fit(net, processor, {"train": samples}, nll_loss_fn("train"), cfg.train, work,
-                   desc=f"train {what}", extra_fingerprint=str(model_path))
+    net, log = fit(
+        net,
+        processor,
+        {"train": samples},
+        nll_loss_fn("train"),
+        cfg.train,
+        work,
+        desc=f"train {what}",
+        extra_fingerprint=str(model_path),
+    )
     if not cfg.train.full_finetune:
         net = net.merge_and_unload()
-    resolved = {"bench": str(Path(bench).resolve()), "model": model, "exclude": exclude,
-                "dtype": dtype, "device": dev, **to_dict(cfg), "smfa_version": __version__}
+    resolved = {
+        "bench": str(Path(bench).resolve()),
+        "model": model,
+        "exclude": exclude,
+        "dtype": dtype,
+        "device": dev,
+        **to_dict(cfg),
+        "smfa_version": __version__,
+    }
     with staged_dir(out) as tmp:
         net.save_pretrained(tmp, safe_serialization=True)
         processor.save_pretrained(tmp)
         write_yaml(tmp / "config.yaml", resolved)
-        write_json(tmp / "train_summary.json", {"steps": len(log), "samples": len(samples),
-                                                "final_loss": log[-1]["loss"] if log else None})
+        write_json(
+            tmp / "train_summary.json",
+            {
+                "steps": len(log),
+                "samples": len(samples),
+                "final_loss": log[-1]["loss"] if log else None,
+            },
+        )
         shutil.copy(work / "train_log.jsonl", tmp / "train_log.jsonl")
     shutil.rmtree(work, ignore_errors=True)
     say(f"[train] wrote {out}")

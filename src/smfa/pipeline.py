@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from smfa.errors import SmfaError
@@ -111,7 +112,10 @@ def load_run_config(path: str | Path) -> RunConfig:
     here = Path(path).resolve().parent
     rel = lambda p: str(here / p) if p and not Path(p).is_absolute() and (here / p).exists() else p  # noqa: E731
     cfg.train_config, cfg.unlearn_config, cfg.bench_dir = (
-        rel(cfg.train_config), rel(cfg.unlearn_config), rel(cfg.bench_dir))
+        rel(cfg.train_config),
+        rel(cfg.unlearn_config),
+        rel(cfg.bench_dir),
+    )
     for spec in cfg.methods.values():
         if spec.get("config"):
             spec["config"] = rel(spec["config"])
@@ -150,8 +154,11 @@ class Stages:
         say(f"[{self.n}/{self.total}] {name}  (elapsed {elapsed / 60:.1f} min)")
         t = time.monotonic()
         fn()
-        self.manifest["stages"][name] = {"key": key, "outputs": [str(o) for o in outputs],
-                                         "seconds": round(time.monotonic() - t, 2)}
+        self.manifest["stages"][name] = {
+            "key": key,
+            "outputs": [str(o) for o in outputs],
+            "seconds": round(time.monotonic() - t, 2),
+        }
         self.ran.append(name)
         write_json(self.root / "manifest.json", self.manifest)
         return True
@@ -161,8 +168,19 @@ class Stages:
 
 
 def _train_cmd(bench: Path, out: Path, cfg: RunConfig, exclude: str | None, seed: int):
-    cmd = [sys.executable, "-m", "smfa", "--quiet", "train", str(bench), str(out),
-           "--model", cfg.model, "--seed", str(seed)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "smfa",
+        "--quiet",
+        "train",
+        str(bench),
+        str(out),
+        "--model",
+        cfg.model,
+        "--seed",
+        str(seed),
+    ]
     if exclude:
         cmd += ["--exclude", exclude]
     if cfg.train_config:
@@ -179,9 +197,16 @@ def _train_models(jobs: list[tuple[str, list[str], Path]], parallel: bool) -> No
         env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     groups = [jobs] if parallel else [[j] for j in jobs]
     for group in groups:
-        procs = [(name, subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL,
-                                         stderr=subprocess.PIPE, text=True), out)
-                 for name, cmd, out in group]
+        procs = [
+            (
+                name,
+                subprocess.Popen(
+                    cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+                ),
+                out,
+            )
+            for name, cmd, out in group
+        ]
         pbar = bar(total=100, desc=" + ".join(n for n, _, _ in group), unit="%")
         while any(p.poll() is None for _, p, _ in procs):
             fracs = []
@@ -230,13 +255,26 @@ def run(config_file: str, only: list[str] | None = None, out: str | None = None)
     ks = list(cfg.sweep.get("k", []))
     per_seed = 2 + 2 + 2 * len(methods) + 2 * len(ks)
     stages = Stages(root, manifest, 1 + per_seed * len(cfg.seeds) + 1)
-    manifest.update({
-        "name": cfg.name, "config_file": str(Path(config).resolve()), "seeds": cfg.seeds,
-        "forget": cfg.forget, "sweep": cfg.sweep,
-        "methods": {k: {"method": v.get("method", k), "options": v.get("options", {}),
-                        "group": v.get("group", "main")} for k, v in methods.items()},
-        "machine": machine(), "git": git_hash(), "versions": versions(),
-    })
+    manifest.update(
+        {
+            "name": cfg.name,
+            "config_file": str(Path(config).resolve()),
+            "seeds": cfg.seeds,
+            "forget": cfg.forget,
+            "sweep": cfg.sweep,
+            "methods": {
+                k: {
+                    "method": v.get("method", k),
+                    "options": v.get("options", {}),
+                    "group": v.get("group", "main"),
+                }
+                for k, v in methods.items()
+            },
+            "machine": machine(),
+            "git": git_hash(),
+            "versions": versions(),
+        }
+    )
     write_yaml(root / "config.yaml", dataclasses.asdict(cfg))
 
     # -- bench ------------------------------------------------------------------------------
@@ -247,28 +285,52 @@ def run(config_file: str, only: list[str] | None = None, out: str | None = None)
     else:
         bench = root / "bench"
         bkey = _hash({"bench": cfg.bench})
-        stages.run("bench", bkey, [bench / "manifest.json"],
-                   lambda: benchmod.build(str(bench), **cfg.bench))
+        stages.run(
+            "bench",
+            bkey,
+            [bench / "manifest.json"],
+            lambda: benchmod.build(str(bench), **cfg.bench),
+        )
     bkey = _hash({"bench": bkey, "manifest": _file_hash(bench / "manifest.json")})
 
-    train_cfg_hash = _file_hash(Path(cfg.train_config)) if cfg.train_config else \
-        _file_hash(shipped_config("train", "tiny.yaml" if cfg.model == "tiny" else "real.yaml"))
+    train_cfg_hash = (
+        _file_hash(Path(cfg.train_config))
+        if cfg.train_config
+        else _file_hash(
+            shipped_config("train", "tiny.yaml" if cfg.model == "tiny" else "real.yaml")
+        )
+    )
     for seed in cfg.seeds:
         sroot = root if len(cfg.seeds) == 1 else root / f"seed_{seed}"
-        _run_seed(cfg, stages, sroot, bench, bkey, train_cfg_hash, seed, methods, ks,
-                  evaluate, unlearn, sculpt)
+        _run_seed(
+            cfg,
+            stages,
+            sroot,
+            bench,
+            bkey,
+            train_cfg_hash,
+            seed,
+            methods,
+            ks,
+            evaluate,
+            unlearn,
+            sculpt,
+        )
 
     rkey = _hash({s: v["key"] for s, v in manifest["stages"].items() if s != "report"})
     stages.run("report", rkey, [root / "report.html"], lambda: report(str(root)))
     manifest["times"] = {k: v.get("seconds") for k, v in manifest["stages"].items()}
     write_json(mpath, manifest)
-    say(f"[run] done in {(time.monotonic() - stages.t0) / 60:.1f} min; "
-        f"{len(stages.ran)} stage(s) ran; report: {root / 'report.html'}")
+    say(
+        f"[run] done in {(time.monotonic() - stages.t0) / 60:.1f} min; "
+        f"{len(stages.ran)} stage(s) ran; report: {root / 'report.html'}"
+    )
     return root / "report.html"
 
 
-def _run_seed(cfg, stages, sroot, bench, bkey, train_cfg_hash, seed, methods, ks,
-              evaluate, unlearn, sculpt):
+def _run_seed(
+    cfg, stages, sroot, bench, bkey, train_cfg_hash, seed, methods, ks, evaluate, unlearn, sculpt
+):
     tag = "" if sroot.name != f"seed_{seed}" else f"seed_{seed}/"
     orig, ronly = sroot / "original", sroot / "retain_only"
     okey = _hash({"bench": bkey, "model": cfg.model, "train": train_cfg_hash, "seed": seed})
@@ -279,8 +341,10 @@ def _run_seed(cfg, stages, sroot, bench, bkey, train_cfg_hash, seed, methods, ks
     if not stages.done(f"{tag}retain_only", rkey, [ronly / "config.json"]):
         jobs.append((f"{tag}retain_only", _train_cmd(bench, ronly, cfg, cfg.forget, seed), ronly))
     if jobs:
-        say(f"training {' and '.join(n for n, _, _ in jobs)}"
-            f"{' side by side' if cfg.parallel_train and len(jobs) > 1 else ''}")
+        say(
+            f"training {' and '.join(n for n, _, _ in jobs)}"
+            f"{' side by side' if cfg.parallel_train and len(jobs) > 1 else ''}"
+        )
         _train_models(jobs, cfg.parallel_train)
     stages.run(f"{tag}original", okey, [orig / "config.json"], lambda: None)
     stages.run(f"{tag}retain_only", rkey, [ronly / "config.json"], lambda: None)
@@ -290,13 +354,26 @@ def _run_seed(cfg, stages, sroot, bench, bkey, train_cfg_hash, seed, methods, ks
     ev_dir = sroot / "eval"
     ref = ev_dir / "retain_only.json"
     ref_key = _hash({"m": rkey, "eval": ev_hash})
-    stages.run(f"{tag}eval retain_only", ref_key, [ref],
-               lambda: evaluate(str(ronly), str(bench), str(ref), forget=cfg.forget, seed=seed,
-                                **ev))
-    stages.run(f"{tag}eval original", _hash({"m": okey, "eval": ev_hash, "ref": ref_key}),
-               [ev_dir / "original.json"],
-               lambda: evaluate(str(orig), str(bench), str(ev_dir / "original.json"),
-                                forget=cfg.forget, reference=str(ref), seed=seed, **ev))
+    stages.run(
+        f"{tag}eval retain_only",
+        ref_key,
+        [ref],
+        lambda: evaluate(str(ronly), str(bench), str(ref), forget=cfg.forget, seed=seed, **ev),
+    )
+    stages.run(
+        f"{tag}eval original",
+        _hash({"m": okey, "eval": ev_hash, "ref": ref_key}),
+        [ev_dir / "original.json"],
+        lambda: evaluate(
+            str(orig),
+            str(bench),
+            str(ev_dir / "original.json"),
+            forget=cfg.forget,
+            reference=str(ref),
+            seed=seed,
+            **ev,
+        ),
+    )
 
     shared_dir = None
     order = sorted(methods, key=lambda lb: (methods[lb].get("method", lb) != "smfa", lb))
@@ -307,21 +384,54 @@ def _run_seed(cfg, stages, sroot, bench, bkey, train_cfg_hash, seed, methods, ks
         ucfg = spec.get("config") or cfg.unlearn_config
         opts = dict(spec.get("options") or {})
         reuse = shared_dir if (name in SHARED and shared_dir is not None) else None
-        mkey = _hash({"orig": okey, "method": name, "options": opts, "forget": cfg.forget,
-                      "config": _file_hash(Path(ucfg)) if ucfg else name, "seed": seed,
-                      "retain_few": spec.get("retain_few"),
-                      "reuse": stages.key(f"{tag}method {reuse.name}") if reuse else None})
-        stages.run(f"{tag}method {label}", mkey, [mdir / "delta.safetensors"],
-                   lambda: unlearn(name, str(orig), str(bench), str(mdir), forget=cfg.forget,
-                                   method_config=ucfg, seed=seed, retain_few=spec.get("retain_few"),
-                                   options=opts, adapters_from=str(reuse) if reuse else None))
+        mkey = _hash(
+            {
+                "orig": okey,
+                "method": name,
+                "options": opts,
+                "forget": cfg.forget,
+                "config": _file_hash(Path(ucfg)) if ucfg else name,
+                "seed": seed,
+                "retain_few": spec.get("retain_few"),
+                "reuse": stages.key(f"{tag}method {reuse.name}") if reuse else None,
+            }
+        )
+        stages.run(
+            f"{tag}method {label}",
+            mkey,
+            [mdir / "delta.safetensors"],
+            partial(
+                unlearn,
+                name,
+                str(orig),
+                str(bench),
+                str(mdir),
+                forget=cfg.forget,
+                method_config=ucfg,
+                seed=seed,
+                retain_few=spec.get("retain_few"),
+                options=opts,
+                adapters_from=str(reuse) if reuse else None,
+            ),
+        )
         if name == "smfa" and shared_dir is None and (mdir / "adapters" / "mfa").is_dir():
             shared_dir = mdir
-        stages.run(f"{tag}eval {label}", _hash({"m": mkey, "eval": ev_hash, "ref": ref_key}),
-                   [ev_dir / f"{label}.json"],
-                   lambda: evaluate(str(orig), str(bench), str(ev_dir / f"{label}.json"),
-                                    adapter=str(mdir), forget=cfg.forget, reference=str(ref),
-                                    seed=seed, **ev))
+        stages.run(
+            f"{tag}eval {label}",
+            _hash({"m": mkey, "eval": ev_hash, "ref": ref_key}),
+            [ev_dir / f"{label}.json"],
+            partial(
+                evaluate,
+                str(orig),
+                str(bench),
+                str(ev_dir / f"{label}.json"),
+                adapter=str(mdir),
+                forget=cfg.forget,
+                reference=str(ref),
+                seed=seed,
+                **ev,
+            ),
+        )
 
     for k in ks:
         if shared_dir is None:
@@ -329,14 +439,35 @@ def _run_seed(cfg, stages, sroot, bench, bkey, train_cfg_hash, seed, methods, ks
         kname = "inf" if math.isinf(k) else f"{k:g}"
         kdir = sroot / "methods" / "sweep" / f"k_{kname}"
         skey = _hash({"shared": stages.key(f"{tag}method {shared_dir.name}"), "k": k})
-        stages.run(f"{tag}sculpt k={kname}", skey, [kdir / "delta.safetensors"],
-                   lambda: sculpt([str(shared_dir / "adapters" / "mfa")],
-                                  str(shared_dir / "adapters" / "anchor"), str(kdir), k=k))
+        stages.run(
+            f"{tag}sculpt k={kname}",
+            skey,
+            [kdir / "delta.safetensors"],
+            partial(
+                sculpt,
+                [str(shared_dir / "adapters" / "mfa")],
+                str(shared_dir / "adapters" / "anchor"),
+                str(kdir),
+                k=k,
+            ),
+        )
         out = ev_dir / "sweep" / f"k_{kname}.json"
-        stages.run(f"{tag}eval k={kname}", _hash({"m": skey, "eval": ev_hash, "ref": ref_key}),
-                   [out], lambda: evaluate(str(orig), str(bench), str(out), adapter=str(kdir),
-                                           forget=cfg.forget, reference=str(ref), seed=seed,
-                                           **ev))
+        stages.run(
+            f"{tag}eval k={kname}",
+            _hash({"m": skey, "eval": ev_hash, "ref": ref_key}),
+            [out],
+            partial(
+                evaluate,
+                str(orig),
+                str(bench),
+                str(out),
+                adapter=str(kdir),
+                forget=cfg.forget,
+                reference=str(ref),
+                seed=seed,
+                **ev,
+            ),
+        )
 
 
 def demo(out: str = "runs") -> Path:

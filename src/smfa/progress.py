@@ -21,8 +21,16 @@ def is_quiet() -> bool:
 
 def bar(total: int | None = None, desc: str = "", unit: str = "it", **kw) -> tqdm:
     """A tqdm bar on stderr (shows rate and time left); disabled when quiet."""
-    return tqdm(total=total, desc=desc, unit=unit, disable=_QUIET, file=sys.stderr,
-                dynamic_ncols=True, leave=False, **kw)
+    return tqdm(
+        total=total,
+        desc=desc,
+        unit=unit,
+        disable=_QUIET,
+        file=sys.stderr,
+        dynamic_ncols=True,
+        leave=False,
+        **kw,
+    )
 
 
 def say(msg: str) -> None:

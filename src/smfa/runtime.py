@@ -22,7 +22,7 @@ def resolve_dtype(dtype: str) -> torch.dtype:
     return DTYPES[dtype]
 
 
-def work_dir_for(out) -> "object":
+def work_dir_for(out) -> object:
     """The resumable scratch folder of a stage whose final output is ``out``."""
     from pathlib import Path
 

@@ -9,7 +9,7 @@ from smfa.io import staged_dir, write_json, write_yaml
 
 
 def sculpt(
-    mfa: list[str],
+    mfa: str,
     anchor: str,
     out: str,
     k: float = 5.0,
@@ -26,7 +26,8 @@ def sculpt(
     ``svd.json``).
 
     Args:
-        mfa: MFA adapter folder(s) (peft format); several = one per view, combined.
+        mfa: MFA adapter folder (peft format); several, one per view, separated by commas
+            (sculpted separately, then combined).
         anchor: retaining-anchor adapter folder (peft format).
         out: output folder.
         k: relative-magnitude threshold, >= 0 (inf = raw MFA).
@@ -39,7 +40,7 @@ def sculpt(
     from smfa.sculpt import mask_stats_table, write_lora_adapter
     from smfa.unlearn import write_deltas, write_merged
 
-    mfas = [mfa] if isinstance(mfa, str) else list(mfa)
+    mfas = [m for m in mfa.split(",") if m] if isinstance(mfa, str) else list(mfa)
     try:
         SMFAOptions(k=k, criteria=criteria, combine=combine)
     except ValueError as e:
@@ -51,10 +52,17 @@ def sculpt(
     with staged_dir(out) as tmp:
         write_deltas(tmp, delta, "smfa")
         write_json(tmp / "mask_stats.json", mask_stats_table(stats))
-        write_yaml(tmp / "config.yaml", {"mfa": [str(Path(m).resolve()) for m in mfas],
-                                         "anchor": str(Path(anchor).resolve()), "k": k,
-                                         "criteria": criteria, "combine": combine,
-                                         "svd_rank": svd_rank})
+        write_yaml(
+            tmp / "config.yaml",
+            {
+                "mfa": [str(Path(m).resolve()) for m in mfas],
+                "anchor": str(Path(anchor).resolve()),
+                "k": k,
+                "criteria": criteria,
+                "combine": combine,
+                "svd_rank": svd_rank,
+            },
+        )
         if svd_rank:
             errors = write_lora_adapter(tmp / "lora", delta, svd_rank)
             write_json(tmp / "svd.json", errors)

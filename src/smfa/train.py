@@ -44,8 +44,13 @@ def add_lora(model: torch.nn.Module, lora: LoraSettings, seed: int):
     from peft import LoraConfig, get_peft_model
 
     torch.manual_seed(seed)
-    cfg = LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
-                     target_modules=lora_target_regex(lora.target), bias="none")
+    cfg = LoraConfig(
+        r=lora.r,
+        lora_alpha=lora.alpha,
+        lora_dropout=lora.dropout,
+        target_modules=lora_target_regex(lora.target),
+        bias="none",
+    )
     return get_peft_model(model, cfg)
 
 
@@ -137,8 +142,9 @@ def _save_checkpoint(ckpt: Path, model, optimizer, step: int, fingerprint: str) 
     with staged_dir(ckpt) as tmp:
         save_safetensors(tmp / "trainable.safetensors", {n: p.data for n, p in params.items()})
         save_safetensors(tmp / "optimizer.safetensors", opt_tensors or {"_": torch.zeros(1)})
-        write_json(tmp / "state.json", {"step": step, "fingerprint": fingerprint,
-                                        "param_groups": groups})
+        write_json(
+            tmp / "state.json", {"step": step, "fingerprint": fingerprint, "param_groups": groups}
+        )
 
 
 def _load_checkpoint(ckpt: Path, model, optimizer, fingerprint: str) -> int:
@@ -160,9 +166,15 @@ def _load_checkpoint(ckpt: Path, model, optimizer, fingerprint: str) -> int:
 
 def fingerprint(streams: dict[str, list[Sample]], cfg: TrainConfig, extra: str = "") -> str:
     """Hash of the data and settings: a checkpoint resumes only the run that wrote it."""
-    h = json.dumps({"cfg": to_dict(cfg), "extra": extra,
-                    "data": {k: [list(s) for s in v] for k, v in sorted(streams.items())}},
-                   sort_keys=True, default=str)
+    h = json.dumps(
+        {
+            "cfg": to_dict(cfg),
+            "extra": extra,
+            "data": {k: [list(s) for s in v] for k, v in sorted(streams.items())},
+        },
+        sort_keys=True,
+        default=str,
+    )
     return sha256_bytes(h.encode())
 
 
@@ -229,8 +241,12 @@ def fit(
             acc.clip_grad_norm_(params, cfg.grad_clip)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
-        entry = {"step": step + 1, "loss": round(float(loss.detach()), 6),
-                 "lr": optimizer.param_groups[0]["lr"], **logs}
+        entry = {
+            "step": step + 1,
+            "loss": round(float(loss.detach()), 6),
+            "lr": optimizer.param_groups[0]["lr"],
+            **logs,
+        }
         log.append(entry)
         pbar.set_postfix(loss=f"{entry['loss']:.4f}")
         pbar.update(1)

@@ -28,8 +28,9 @@ def default_config_path(method: str, original: Path) -> Path:
     return shipped_config("unlearn", "paper.yaml")
 
 
-def resolve_method_config(method: str, original: Path, config: str | None,
-                          overrides: dict) -> tuple[TrainConfig, object, Path]:
+def resolve_method_config(
+    method: str, original: Path, config: str | None, overrides: dict
+) -> tuple[TrainConfig, object, Path]:
     """(TrainConfig, method options, config path) from YAML + command-line overrides."""
     path = Path(config) if config else default_config_path(method, original)
     data = read_yaml(path) or {}
@@ -103,7 +104,7 @@ def unlearn(
         device: auto, cpu, cuda, cuda:N.
         dtype: float32, bfloat16 or float16.
     """
-    from smfa.bench import load as load_bench
+    from smfa.bench import load_valid as load_bench
     from smfa.methods.base import UnlearnContext
 
     if forget not in FORGET_SPLITS:
@@ -111,34 +112,59 @@ def unlearn(
     orig = Path(original)
     if not (orig / "config.json").is_file():
         raise SmfaError(f"{orig}: original model folder not found (no config.json)")
-    overrides = {"k": k, "criteria": criteria, "mfa_views": mfa_views, "combine": combine,
-                 "full_finetune": full_finetune, "max_steps": max_steps, "seed": seed,
-                 **(options or {})}
+    overrides = {
+        "k": k,
+        "criteria": criteria,
+        "mfa_views": mfa_views,
+        "combine": combine,
+        "full_finetune": full_finetune,
+        "max_steps": max_steps,
+        "seed": seed,
+        **(options or {}),
+    }
     tcfg, ocfg, cfg_path = resolve_method_config(method, orig, method_config, overrides)
     cfg_yaml = read_yaml(cfg_path) or {}
     rf = retain_few if retain_few is not None else cfg_yaml.get("retain_few")
     b = load_bench(bench)
     out = Path(out)
     work = work_dir_for(out)
-    ctx = UnlearnContext(bench=b, forget=forget, original=orig, work=work, train=tcfg,
-                         seed=tcfg.seed, retain_few=rf, device=resolve_device(device),
-                         dtype=dtype)
+    ctx = UnlearnContext(
+        bench=b,
+        forget=forget,
+        original=orig,
+        work=work,
+        train=tcfg,
+        seed=tcfg.seed,
+        retain_few=rf,
+        device=resolve_device(device),
+        dtype=dtype,
+    )
     m = METHODS.get(method)(ocfg)
     say(f"[unlearn] {method} on {forget} ({'full' if tcfg.full_finetune else 'LoRA'})")
     try:
         result = None
         if adapters_from is not None:
-            found = {t: p for t in ("mfa", "anchor")
-                     if (p := Path(adapters_from) / "adapters" / t).is_dir()}
+            found = {
+                t: p
+                for t in ("mfa", "anchor")
+                if (p := Path(adapters_from) / "adapters" / t).is_dir()
+            }
             result = m.from_adapters(found)
         if result is None:
             result = m.run(ctx)
     except ValueError as e:
         raise SmfaError(f"{method}: {e}") from None
-    resolved = {"method": method, "original": str(orig.resolve()), "bench": str(Path(bench)
-                .resolve()), "forget": forget, "retain_few": rf, "train": to_dict(tcfg),
-                "options": dataclasses.asdict(ocfg), "config_file": str(cfg_path),
-                "smfa_version": __version__}
+    resolved = {
+        "method": method,
+        "original": str(orig.resolve()),
+        "bench": str(Path(bench).resolve()),
+        "forget": forget,
+        "retain_few": rf,
+        "train": to_dict(tcfg),
+        "options": dataclasses.asdict(ocfg),
+        "config_file": str(cfg_path),
+        "smfa_version": __version__,
+    }
     with staged_dir(out) as tmp:
         write_deltas(tmp, result.delta, method)
         for tag, adir in result.adapters.items():
@@ -161,8 +187,9 @@ def unlearn(
 
 
 def write_deltas(folder: Path, delta: dict, method: str) -> None:
-    save_safetensors(folder / "delta.safetensors", delta,
-                     metadata={"format": "smfa-delta", "method": method})
+    save_safetensors(
+        folder / "delta.safetensors", delta, metadata={"format": "smfa-delta", "method": method}
+    )
 
 
 def write_merged(original: Path, delta: dict, dest: Path, dtype: str = "float32") -> None:

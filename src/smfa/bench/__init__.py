@@ -9,7 +9,7 @@ from smfa.bench.build import build, build_from_config
 from smfa.bench.config import SPLITS, BenchConfig
 from smfa.bench.load import Bench, load, load_hf
 from smfa.bench.show import show
-from smfa.bench.validate import find_problems, validate
+from smfa.bench.validate import find_problems, load_valid, validate
 
 __all__ = [
     "SPLITS",
@@ -20,6 +20,7 @@ __all__ = [
     "find_problems",
     "load",
     "load_hf",
+    "load_valid",
     "show",
     "validate",
 ]

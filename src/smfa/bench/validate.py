@@ -296,3 +296,21 @@ def _check_images(root: Path, images: dict[str, str], problems: list[str]) -> No
                 raise ValueError(f"format is {fmt}")
         except Exception as e:  # PIL raises many types for broken files
             problems.append(f"{rel}: not a valid PNG ({type(e).__name__})")
+
+
+def load_valid(path: str | Path):
+    """Load a benchmark for a stage that uses it, refusing one that fails validation.
+
+    Raises SmfaError with the first problem (and how many more) on one line.
+    """
+    from smfa.bench.load import load
+
+    problems = find_problems(path)
+    if problems:
+        more = (
+            f" (+{len(problems) - 1} more; run `smfa bench validate {path}`)"
+            if len(problems) > 1
+            else ""
+        )
+        raise SmfaError(f"benchmark fails validation: {problems[0]}{more}")
+    return load(path)

@@ -29,8 +29,11 @@ def load_evaluated_model(model: str, adapter: str | None, dtype: str, device: st
         return net, processor
     a = Path(adapter)
     if (a / "delta.safetensors").is_file():
-        apply_deltas(net, load_safetensors(a / "delta.safetensors", device=str(net.device)),
-                     source=str(a / "delta.safetensors"))
+        apply_deltas(
+            net,
+            load_safetensors(a / "delta.safetensors", device=str(net.device)),
+            source=str(a / "delta.safetensors"),
+        )
     elif (a / "adapter_config.json").is_file():
         from peft import PeftModel
 
@@ -98,7 +101,7 @@ def evaluate(
         dtype: float32, bfloat16 or float16.
     """
     from smfa import __version__
-    from smfa.bench import load as load_bench
+    from smfa.bench import load_valid as load_bench
     from smfa.eval.generate import generate_answers
     from smfa.eval.metrics import is_refusal, refusal_set, rouge_l, summarize
     from smfa.provenance import git_hash, machine, versions
@@ -138,32 +141,75 @@ def evaluate(
             continue
         imgs = [images(str(p)) if (p := b.image_path(r)) else None for r in rows]
         say(f"[eval] {table}: {len(rows)} questions")
-        answers = generate_answers(net, processor, [(im, r["question"]) for im, r in
-                                                    zip(imgs, rows)], batch_size,
-                                   max_new_tokens, desc=f"eval {table}")
-        scores = scorer.score_many([
-            {"question": r["question"], "answer": a, "gold": r["answer"], "keys": r["keys"],
-             "attribute": r["attribute"], "values": attributes.get(r["attribute"], [])}
-            for r, a in zip(rows, answers)])
-        mc, tr = _logprob_metrics(net, processor, rows, imgs, batch_size) if logprob_metrics \
+        answers = generate_answers(
+            net,
+            processor,
+            [(im, r["question"]) for im, r in zip(imgs, rows)],
+            batch_size,
+            max_new_tokens,
+            desc=f"eval {table}",
+        )
+        scores = scorer.score_many(
+            [
+                {
+                    "question": r["question"],
+                    "answer": a,
+                    "gold": r["answer"],
+                    "keys": r["keys"],
+                    "attribute": r["attribute"],
+                    "values": attributes.get(r["attribute"], []),
+                }
+                for r, a in zip(rows, answers)
+            ]
+        )
+        mc, tr = (
+            _logprob_metrics(net, processor, rows, imgs, batch_size)
+            if logprob_metrics
             else ([None] * len(rows), [None] * len(rows))
+        )
         for r, a, (fact, meaningful), m, t in zip(rows, answers, scores, mc, tr):
-            records.append({
-                "split": table, "qtype": r["qtype"], "id": r["id"], "attribute": r["attribute"],
-                "question": r["question"], "answer": a, "gold": r["answer"],
-                "rouge": rouge_l(a, r["answer"]), "fact": fact, "meaningful": meaningful,
-                "refusal": is_refusal(a, refusals), "mc_correct": m, "truth_ratio": t,
-            })
+            records.append(
+                {
+                    "split": table,
+                    "qtype": r["qtype"],
+                    "id": r["id"],
+                    "attribute": r["attribute"],
+                    "question": r["question"],
+                    "answer": a,
+                    "gold": r["answer"],
+                    "rouge": rouge_l(a, r["answer"]),
+                    "fact": fact,
+                    "meaningful": meaningful,
+                    "refusal": is_refusal(a, refusals),
+                    "mc_correct": m,
+                    "truth_ratio": t,
+                }
+            )
     summary = summarize(records, forget_split=forget, reference=ref_records)
     result = {
-        "model": str(Path(model).resolve()), "adapter": str(Path(adapter).resolve()) if adapter
-        else None, "bench": str(Path(bench).resolve()), "forget": forget, "judge": judge,
-        "summary": summary, "records": records,
-        "config": {"splits": splits, "max_samples": max_samples, "batch_size": batch_size,
-                   "max_new_tokens": max_new_tokens, "judge_options": _public(judge_options),
-                   "logprob_metrics": logprob_metrics, "dtype": dtype, "device": dev},
-        "seed": seed, "versions": versions(), "git": git_hash(), "machine": machine(),
-        "smfa_version": __version__, "bench_manifest_seed": b.manifest.get("seed"),
+        "model": str(Path(model).resolve()),
+        "adapter": str(Path(adapter).resolve()) if adapter else None,
+        "bench": str(Path(bench).resolve()),
+        "forget": forget,
+        "judge": judge,
+        "summary": summary,
+        "records": records,
+        "config": {
+            "splits": splits,
+            "max_samples": max_samples,
+            "batch_size": batch_size,
+            "max_new_tokens": max_new_tokens,
+            "judge_options": _public(judge_options),
+            "logprob_metrics": logprob_metrics,
+            "dtype": dtype,
+            "device": dev,
+        },
+        "seed": seed,
+        "versions": versions(),
+        "git": git_hash(),
+        "machine": machine(),
+        "smfa_version": __version__,
+        "bench_manifest_seed": b.manifest.get("seed"),
     }
     write_json(out, result)
     say(f"[eval] wrote {out}")
@@ -185,13 +231,14 @@ def _logprob_metrics(net, processor, rows, imgs, batch_size):
         opts = option_sentences(r)
         start = len(items)
         items += [(im, r["question"], o) for o in opts]
-        items += [(im, r["question"], r["answer"])] + [(im, r["question"], p)
-                                                       for p in r["perturbed"]]
+        items += [(im, r["question"], r["answer"])] + [
+            (im, r["question"], p) for p in r["perturbed"]
+        ]
         spans.append((start, len(opts), len(r["perturbed"])))
     lp = answer_logprobs(net, processor, items, batch_size)
     mc, tr = [], []
     for r, (s, n_opt, n_pert) in zip(rows, spans):
-        mc.append(mc_correct(lp[s:s + n_opt], r["answer_index"]))
+        mc.append(mc_correct(lp[s : s + n_opt], r["answer_index"]))
         g = s + n_opt
-        tr.append(truth_ratio(lp[g], lp[g + 1:g + 1 + n_pert]))
+        tr.append(truth_ratio(lp[g], lp[g + 1 : g + 1 + n_pert]))
     return mc, tr

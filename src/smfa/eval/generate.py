@@ -17,7 +17,11 @@ def _batches(n: int, size: int):
 
 @torch.no_grad()
 def generate_answers(
-    model, processor, items: Sequence[tuple], batch_size: int = 32, max_new_tokens: int = 32,
+    model,
+    processor,
+    items: Sequence[tuple],
+    batch_size: int = 32,
+    max_new_tokens: int = 32,
     desc: str = "generate",
 ) -> list[str]:
     """Greedy answers for ``(image or None, question)`` items, ``batch_size`` at a time.
@@ -34,8 +38,14 @@ def generate_answers(
     for idx in _batches(len(items), batch_size):
         batch = prompt_batch(processor, [items[i] for i in idx])
         batch = {k: v.to(model.device) for k, v in batch.items()}
-        seqs = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False,
-                              num_beams=1, use_cache=True, pad_token_id=tok.pad_token_id)
+        seqs = model.generate(
+            **batch,
+            max_new_tokens=max_new_tokens,
+            do_sample=False,
+            num_beams=1,
+            use_cache=True,
+            pad_token_id=tok.pad_token_id,
+        )
         out += decode_answers(processor, seqs, batch["input_ids"].shape[1])
         pbar.update(len(idx))
     pbar.close()
@@ -44,7 +54,10 @@ def generate_answers(
 
 @torch.no_grad()
 def answer_logprobs(
-    model, processor, items: Sequence[tuple], batch_size: int = 32,
+    model,
+    processor,
+    items: Sequence[tuple],
+    batch_size: int = 32,
     reduce: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
 ) -> list[float]:
     """Mean per-token log-probability of each ``(image or None, question, answer)``'s answer.

@@ -39,11 +39,11 @@ class TaskArithmetic(Method):
 
     def run(self, ctx):
         streams = {"train": gold_forget_samples(ctx.bench, ctx.forget)}
-        delta, adapter, log = train_delta(ctx, streams, nll, "forget_task", main="train",
-                                          desc="task vector")
+        delta, adapter, log = train_delta(
+            ctx, streams, nll, "forget_task", main="train", desc="task vector"
+        )
         neg = {k: task_arithmetic(v, self.opts.lam) for k, v in delta.items()}
-        return MethodResult(neg, {"forget_task": adapter} if adapter else {},
-                            {"steps": len(log)})
+        return MethodResult(neg, {"forget_task": adapter} if adapter else {}, {"steps": len(log)})
 
 
 @dataclass
@@ -67,8 +67,9 @@ class Ties(Method):
 
     def run(self, ctx):
         df, fa, _ = train_delta(ctx, idk_streams(ctx), nll, "mfa", main="train", desc="MFA")
-        da, aa, _ = train_delta(ctx, anchor_streams(ctx), nll, "anchor", main="train",
-                                desc="anchor")
+        da, aa, _ = train_delta(
+            ctx, anchor_streams(ctx), nll, "anchor", main="train", desc="anchor"
+        )
         merged = {k: ties_merge([df[k], da[k]], self.opts.density) for k in df}
         adapters = {k: v for k, v in (("mfa", fa), ("anchor", aa)) if v}
         return MethodResult(merged, adapters, {})

@@ -20,8 +20,7 @@ from smfa.registry import METHODS
 
 
 def _forget_and_retain(ctx):
-    return {"forget": gold_forget_samples(ctx.bench, ctx.forget),
-            "retain": retain_few_samples(ctx)}
+    return {"forget": gold_forget_samples(ctx.bench, ctx.forget), "retain": retain_few_samples(ctx)}
 
 
 @METHODS.register("ga")

@@ -83,10 +83,14 @@ class Method:
 
     # -- shared machinery --------------------------------------------------------------------
     def run(self, ctx: UnlearnContext) -> MethodResult:
-        delta, adapter, log = train_delta(ctx, self.streams(ctx), self.loss, "adapter",
-                                          main=self.main_stream, desc=self.name)
-        return MethodResult(delta, {"adapter": adapter} if adapter else {},
-                            {"steps": len(log), "final_loss": log[-1]["loss"] if log else None})
+        delta, adapter, log = train_delta(
+            ctx, self.streams(ctx), self.loss, "adapter", main=self.main_stream, desc=self.name
+        )
+        return MethodResult(
+            delta,
+            {"adapter": adapter} if adapter else {},
+            {"steps": len(log), "final_loss": log[-1]["loss"] if log else None},
+        )
 
 
 class Reference:
@@ -107,8 +111,15 @@ class Reference:
             return self.model(**batch)
 
 
-def train_delta(ctx: UnlearnContext, streams, loss, tag: str, main: str = "forget",
-                desc: str = "", train: TrainConfig | None = None):
+def train_delta(
+    ctx: UnlearnContext,
+    streams,
+    loss,
+    tag: str,
+    main: str = "forget",
+    desc: str = "",
+    train: TrainConfig | None = None,
+):
     """Train LoRA (or all weights) on the original model; return (ΔW per weight, adapter, log).
 
     ``loss(model, batches, ref)`` gets a :class:`Reference` for the frozen original model. The
@@ -127,12 +138,23 @@ def train_delta(ctx: UnlearnContext, streams, loss, tag: str, main: str = "forge
         ref_copy = None
     ref = Reference(model, ref_copy)
     work = ctx.work / tag
-    model, log = fit(model, processor, streams, lambda m, b: loss(m, b, ref), cfg, work,
-                     main=main, desc=desc or tag)
+    model, log = fit(
+        model,
+        processor,
+        streams,
+        lambda m, b: loss(m, b, ref),
+        cfg,
+        work,
+        main=main,
+        desc=desc or tag,
+    )
     if cfg.full_finetune:
         after = model.state_dict()
-        delta = {k: (after[k].float() - before[k].float()) for k in before
-                 if after[k].is_floating_point() and not torch.equal(after[k], before[k])}
+        delta = {
+            k: (after[k].float() - before[k].float())
+            for k in before
+            if after[k].is_floating_point() and not torch.equal(after[k], before[k])
+        }
         return delta, None, log
     adapter = work / "peft"
     model.save_pretrained(adapter, safe_serialization=True)

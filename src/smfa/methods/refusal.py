@@ -15,8 +15,9 @@ from smfa.registry import METHODS
 
 def idk_streams(ctx, views=MEMORY_QTYPES) -> dict:
     """One stream: D_f^idk ∪ D_r^few (plain next-token cross-entropy on the union)."""
-    return {"train": refusal_samples(ctx.bench, ctx.forget, ctx.seed, views)
-            + retain_few_samples(ctx)}
+    return {
+        "train": refusal_samples(ctx.bench, ctx.forget, ctx.seed, views) + retain_few_samples(ctx)
+    }
 
 
 def anchor_streams(ctx) -> dict:

@@ -49,8 +49,9 @@ class SMFAOptions:
             raise ValueError(f"combine={self.combine!r}: mean or sum")
 
 
-def sculpt_saved(mfa_dirs: list[Path], anchor_dir: Path, k: float, criteria: str,
-                 combine: str = "mean"):
+def sculpt_saved(
+    mfa_dirs: list[Path], anchor_dir: Path, k: float, criteria: str, combine: str = "mean"
+):
     """Sculpt saved MFA adapter(s) against a saved RA, one layer at a time.
 
     Returns (ΔW'_f per base weight, per-layer mask statistics). Several MFA folders (one per
@@ -87,8 +88,9 @@ class SMFA(Method):
         adapters = {}
         for tag, streams in view_streams.items():
             _, adapters[tag], _ = train_delta(ctx, streams, nll, tag, main="train", desc=tag)
-        _, adapters["anchor"], _ = train_delta(ctx, anchor_streams(ctx), nll, "anchor",
-                                               main="train", desc="anchor")
+        _, adapters["anchor"], _ = train_delta(
+            ctx, anchor_streams(ctx), nll, "anchor", main="train", desc="anchor"
+        )
         mfas = [adapters[t] for t in view_streams]
         delta, stats = sculpt_saved(mfas, adapters["anchor"], o.k, o.criteria, o.combine)
         return MethodResult(delta, adapters, {"mask_stats": stats})

@@ -1,0 +1,175 @@
+"""Every registered method, on the tiny original model: direction of the forget loss, outputs.
+
+Parametrized over the registry, so a newly registered method is tested automatically.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from smfa.registry import METHODS
+
+torch.set_num_threads(1)
+
+STEPS = {
+    "max_steps": 6,
+    "batch_size": 4,
+    "lr": 2e-3,
+    "seed": 0,
+    "lora": {"r": 4, "alpha": 8, "dropout": 0.0, "target": "language"},
+}
+
+
+@pytest.fixture(scope="module")
+def method_config(tmp_path_factory):
+    import yaml
+
+    p = tmp_path_factory.mktemp("cfg") / "few_steps.yaml"
+    p.write_text(yaml.safe_dump({"train": STEPS, "options": {}}))
+    return str(p)
+
+
+def forget_nll(model_dir, bench_dir, adapter=None) -> float:
+    """Mean NLL of the forget10 gold answers (memory questions), lower = remembers more."""
+    from smfa.bench import load
+    from smfa.data import MEMORY_QTYPES
+    from smfa.eval.evaluate import load_evaluated_model
+    from smfa.eval.generate import answer_logprobs
+    from smfa.train import ImageCache
+
+    b = load(bench_dir)
+    rows = [r for r in b.split("forget10") if r["qtype"] in MEMORY_QTYPES]
+    img = ImageCache()
+    items = [
+        (img(str(p)) if (p := b.image_path(r)) else None, r["question"], r["answer"]) for r in rows
+    ]
+    net, proc = load_evaluated_model(str(model_dir), adapter, "float32", "cpu")
+    return -sum(answer_logprobs(net, proc, items)) / len(items)
+
+
+@pytest.fixture(scope="module")
+def before(tiny_original, small_bench):
+    return forget_nll(tiny_original, small_bench)
+
+
+@pytest.mark.parametrize("name", METHODS.names())
+def test_method_raises_forget_loss_within_a_few_steps(
+    name, tiny_original, small_bench, method_config, before, tmp_path
+):
+    from smfa.unlearn import unlearn
+
+    out = unlearn(
+        name,
+        str(tiny_original),
+        str(small_bench),
+        str(tmp_path / name),
+        forget="forget10",
+        method_config=method_config,
+    )
+    assert (out / "delta.safetensors").is_file()
+    cfg = (out / "config.yaml").read_text()
+    assert f"method: {name}" in cfg
+    after = forget_nll(tiny_original, small_bench, str(out))
+    # Every method aims to make the forget answers less likely (refusal methods move the
+    # probability mass to refusals; ascent methods push it away directly).
+    assert after > before + 1e-3, f"{name}: forget NLL {before:.4f} -> {after:.4f}"
+
+
+def test_unknown_method_lists_the_known_ones():
+    from smfa.errors import SmfaError
+
+    with pytest.raises(SmfaError, match="known: .*smfa"):
+        METHODS.get("nope")
+
+
+def test_smfa_outputs_peft_adapters_merged_model_and_mask_stats(
+    tiny_original, small_bench, method_config, tmp_path
+):
+    from peft import PeftModel
+
+    from smfa.eval.evaluate import load_evaluated_model
+    from smfa.io import load_safetensors
+    from smfa.models import load
+    from smfa.sculpt import adapter_deltas
+    from smfa.unlearn import unlearn
+
+    out = unlearn(
+        "smfa",
+        str(tiny_original),
+        str(small_bench),
+        str(tmp_path / "smfa"),
+        forget="forget10",
+        method_config=method_config,
+        k=1.0,
+        merge=True,
+    )
+    # The two adapters are standard peft folders.
+    for tag in ("mfa", "anchor"):
+        base, _ = load(str(tiny_original))
+        peft_model = PeftModel.from_pretrained(base, str(out / "adapters" / tag))
+        assert any("lora_A" in n for n, _ in peft_model.named_parameters())
+    # Mask statistics per layer and module type.
+    stats = json.loads((out / "mask_stats.json").read_text())
+    assert stats["layers"] and stats["modules"]
+    assert 0.0 < stats["total"]["frac_masked"] < 1.0
+    # Sculpting removed something: the delta differs from the raw MFA's.
+    delta = load_safetensors(out / "delta.safetensors")
+    raw = adapter_deltas(out / "adapters" / "mfa")
+    assert set(delta) == set(raw)
+    assert any(not torch.equal(delta[k], raw[k]) for k in delta)
+    # Merged model == original + sculpted delta applied at load time (float32).
+    merged, proc = load(str(out / "merged"))
+    applied, _ = load_evaluated_model(str(tiny_original), str(out), "float32", "cpu")
+    from smfa.models.format import train_batch
+
+    batch = train_batch(proc, [(None, "Who is this?", "This is nobody.")])
+    batch.pop("labels")
+    with torch.no_grad():
+        diff = (merged(**batch).logits - applied(**batch).logits).abs().max().item()
+    assert diff <= 1e-5
+
+
+def test_resculpt_k_limits_match_methods(tiny_original, small_bench, method_config, tmp_path):
+    """smfa sculpt with k = inf equals the raw MFA (idk), and k = 0 equals criteria c."""
+    from smfa.io import load_safetensors
+    from smfa.sculpt_stage import sculpt
+    from smfa.unlearn import unlearn
+
+    src = unlearn(
+        "smfa",
+        str(tiny_original),
+        str(small_bench),
+        str(tmp_path / "smfa"),
+        forget="forget10",
+        method_config=method_config,
+    )
+    mfa, anchor = str(src / "adapters" / "mfa"), str(src / "adapters" / "anchor")
+    inf = load_safetensors(
+        sculpt(mfa, anchor, str(tmp_path / "inf"), k=float("inf")) / "delta.safetensors"
+    )
+    none = load_safetensors(
+        sculpt(mfa, anchor, str(tmp_path / "none"), criteria="none") / "delta.safetensors"
+    )
+    zero = load_safetensors(
+        sculpt(mfa, anchor, str(tmp_path / "k0"), k=0.0) / "delta.safetensors"
+    )
+    c_only = load_safetensors(
+        sculpt(mfa, anchor, str(tmp_path / "c"), criteria="c") / "delta.safetensors"
+    )
+    for key in inf:
+        assert torch.equal(inf[key], none[key])
+        assert torch.equal(zero[key], c_only[key])
+    idk = unlearn(
+        "idk",
+        str(tiny_original),
+        str(small_bench),
+        str(tmp_path / "idk"),
+        forget="forget10",
+        method_config=method_config,
+        adapters_from=str(src),
+    )
+    reused = load_safetensors(idk / "delta.safetensors")
+    assert all(torch.equal(reused[k], inf[k]) for k in inf)

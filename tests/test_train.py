@@ -1,0 +1,119 @@
+"""The training loop: learns, resumes after a crash with identical weights, validates config."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from smfa.config import TrainConfig
+from smfa.data import original_samples
+from smfa.train import StreamOrder, fit, lr_at, nll_loss_fn
+
+torch.set_num_threads(1)
+
+
+def _model(tiny_original):
+    from smfa.models import load
+
+    return load(str(tiny_original))
+
+
+def _samples(small_bench):
+    from smfa.bench import load
+
+    return original_samples(load(small_bench))[:64]
+
+
+def test_stream_order_is_a_pure_function_of_seed_and_position():
+    a, b = StreamOrder(10, seed=3), StreamOrder(10, seed=3)
+    first = a.indices(0, 25)
+    assert first == b.indices(0, 25)
+    assert sorted(first[:10]) == list(range(10))  # each epoch is a permutation
+    assert b.indices(13, 5) == first[13:18]  # resuming mid-epoch gives the same order
+
+
+def test_lr_schedule_hand_values():
+    cfg = TrainConfig(lr=1.0, warmup_ratio=0.2, schedule="cosine")
+    # total 10: 2 warm-up steps (0.5, 1.0), then cosine over 8 steps
+    assert lr_at(0, 10, cfg) == pytest.approx(0.5)
+    assert lr_at(1, 10, cfg) == pytest.approx(1.0)
+    assert lr_at(2, 10, cfg) == pytest.approx(1.0)
+    assert lr_at(6, 10, cfg) == pytest.approx(0.5)  # halfway through the cosine
+    lin = TrainConfig(lr=2.0, schedule="linear")
+    assert lr_at(5, 10, lin) == pytest.approx(1.0)
+
+
+def test_training_lowers_the_loss(tiny_original, small_bench, tmp_path):
+    model, proc = _model(tiny_original)
+    cfg = TrainConfig(full_finetune=True, max_steps=12, batch_size=8, lr=2e-3)
+    _, log = fit(model, proc, {"train": _samples(small_bench)}, nll_loss_fn("train"), cfg, tmp_path)
+    assert len(log) == 12
+    assert sum(r["loss"] for r in log[-3:]) < sum(r["loss"] for r in log[:3])
+
+
+def test_killed_run_resumes_from_checkpoint_with_identical_result(
+    tiny_original, small_bench, tmp_path
+):
+    data = {"train": _samples(small_bench)}
+    cfg = TrainConfig(
+        full_finetune=True,
+        max_steps=8,
+        batch_size=4,
+        lr=1e-3,
+        checkpoint_every=3,
+        schedule="cosine",
+        warmup_ratio=0.25,
+    )
+
+    ref_model, proc = _model(tiny_original)
+    ref_model, ref_log = fit(ref_model, proc, data, nll_loss_fn("train"), cfg, tmp_path / "ref")
+
+    calls = {"n": 0}
+
+    def crashing(model, batches):
+        calls["n"] += 1
+        if calls["n"] == 6:  # dies during step 6, after the checkpoint of step 3
+            raise KeyboardInterrupt
+        return nll_loss_fn("train")(model, batches)
+
+    model, proc = _model(tiny_original)
+    with pytest.raises(KeyboardInterrupt):
+        fit(model, proc, data, crashing, cfg, tmp_path / "run")
+    assert (tmp_path / "run" / "checkpoint" / "state.json").is_file()
+
+    model, proc = _model(tiny_original)  # a fresh process would start from the same files
+    model, log = fit(model, proc, data, nll_loss_fn("train"), cfg, tmp_path / "run")
+    assert [r["step"] for r in log] == list(range(1, 9))
+    assert [r["loss"] for r in log[3:]] == pytest.approx([r["loss"] for r in ref_log[3:]], abs=1e-5)
+    for (n, p), (_, q) in zip(model.named_parameters(), ref_model.named_parameters()):
+        assert torch.allclose(p, q, atol=1e-6), n
+
+
+def test_checkpoint_of_other_settings_is_not_resumed(tiny_original, small_bench, tmp_path):
+    data = {"train": _samples(small_bench)}
+    cfg = TrainConfig(full_finetune=True, max_steps=4, batch_size=4, checkpoint_every=2)
+    model, proc = _model(tiny_original)
+
+    calls = {"n": 0}
+
+    def crash_at_3(model, batches):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return nll_loss_fn("train")(model, batches)
+
+    with pytest.raises(KeyboardInterrupt):
+        fit(model, proc, data, crash_at_3, cfg, tmp_path)
+    other = TrainConfig(full_finetune=True, max_steps=4, batch_size=4, lr=5e-4)
+    model, proc = _model(tiny_original)
+    _, log = fit(model, proc, data, nll_loss_fn("train"), other, tmp_path)
+    assert [r["step"] for r in log] == [1, 2, 3, 4]  # started over
+
+
+@pytest.mark.parametrize(
+    "field,value",
+    [("epochs", 0), ("batch_size", 0), ("lr", -1.0), ("schedule", "step"), ("warmup_ratio", 1.0)],
+)
+def test_config_errors_name_the_field(field, value):
+    with pytest.raises(ValueError, match=field):
+        TrainConfig(**{field: value})
