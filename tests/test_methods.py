@@ -153,9 +153,7 @@ def test_resculpt_k_limits_match_methods(tiny_original, small_bench, method_conf
     none = load_safetensors(
         sculpt(mfa, anchor, str(tmp_path / "none"), criteria="none") / "delta.safetensors"
     )
-    zero = load_safetensors(
-        sculpt(mfa, anchor, str(tmp_path / "k0"), k=0.0) / "delta.safetensors"
-    )
+    zero = load_safetensors(sculpt(mfa, anchor, str(tmp_path / "k0"), k=0.0) / "delta.safetensors")
     c_only = load_safetensors(
         sculpt(mfa, anchor, str(tmp_path / "c"), criteria="c") / "delta.safetensors"
     )
@@ -173,3 +171,13 @@ def test_resculpt_k_limits_match_methods(tiny_original, small_bench, method_conf
     )
     reused = load_safetensors(idk / "delta.safetensors")
     assert all(torch.equal(reused[k], inf[k]) for k in inf)
+
+
+def test_tiny_original_selects_the_tuned_tiny_unlearning_configs(tiny_original):
+    import yaml
+
+    from smfa.unlearn import default_config_path
+
+    assert yaml.safe_load((tiny_original / "config.yaml").read_text())["model"] == "tiny"
+    assert default_config_path("smfa", tiny_original).parts[-2:] == ("tiny", "smfa.yaml")
+    assert default_config_path("ga", tiny_original).parts[-2:] == ("tiny", "default.yaml")

@@ -143,11 +143,12 @@ def train_original(
         net = net.merge_and_unload()
     resolved = {
         "bench": str(Path(bench).resolve()),
-        "model": model,
+        "model": model,  # "tiny" or the base model's path (read by `smfa unlearn`)
+        "tiny_model": cfg.model if is_tiny else None,
+        "train": to_dict(cfg.train),
         "exclude": exclude,
         "dtype": dtype,
         "device": dev,
-        **to_dict(cfg),
         "smfa_version": __version__,
     }
     with staged_dir(out) as tmp:

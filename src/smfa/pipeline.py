@@ -375,7 +375,7 @@ def _run_seed(
         ),
     )
 
-    shared_dir = None
+    shared_dir, shared = None, None
     order = sorted(methods, key=lambda lb: (methods[lb].get("method", lb) != "smfa", lb))
     for label in order:
         spec = methods[label]
@@ -383,7 +383,11 @@ def _run_seed(
         mdir = sroot / "methods" / label
         ucfg = spec.get("config") or cfg.unlearn_config
         opts = dict(spec.get("options") or {})
-        reuse = shared_dir if (name in SHARED and shared_dir is not None) else None
+        reuse = None
+        if name in SHARED and shared_dir is not None:
+            # Reuse smfa's MFA/RA only when this method would train them identically.
+            if _train_settings(name, orig, ucfg, spec) == _train_settings("smfa", orig, *shared):
+                reuse = shared_dir
         mkey = _hash(
             {
                 "orig": okey,
@@ -415,7 +419,7 @@ def _run_seed(
             ),
         )
         if name == "smfa" and shared_dir is None and (mdir / "adapters" / "mfa").is_dir():
-            shared_dir = mdir
+            shared_dir, shared = mdir, (ucfg, spec)
         stages.run(
             f"{tag}eval {label}",
             _hash({"m": mkey, "eval": ev_hash, "ref": ref_key}),
@@ -468,6 +472,18 @@ def _run_seed(
                 **ev,
             ),
         )
+
+
+def _train_settings(method: str, orig: Path, ucfg: str | None, spec: dict) -> tuple:
+    """What decides the adapters a method trains: its resolved train section and retain_few."""
+    from smfa.unlearn import default_config_path
+
+    path = Path(ucfg) if ucfg else default_config_path(method, orig)
+    data = read_yaml(path) or {}
+    return (
+        json.dumps(data.get("train"), sort_keys=True),
+        spec.get("retain_few", data.get("retain_few")),
+    )
 
 
 def demo(out: str = "runs") -> Path:

@@ -76,6 +76,7 @@ def evaluate(
     max_new_tokens: int = 32,
     reference: str | None = None,
     logprob_metrics: bool = True,
+    logprob_splits: list[str] | None = None,
     seed: int = 0,
     device: str = "auto",
     dtype: str = "float32",
@@ -96,6 +97,8 @@ def evaluate(
         max_new_tokens: generation length limit.
         reference: the retain-only model's eval JSON, for forget quality (KS test).
         logprob_metrics: also compute multiple choice and truth ratio (log-likelihoods).
+        logprob_splits: the splits that get them (default: forget and retain; forget quality
+            needs only forget; each question costs options + perturbed answers forward passes).
         seed: seed of the subset selection.
         device: auto, cpu, cuda, cuda:N.
         dtype: float32, bfloat16 or float16.
@@ -162,11 +165,10 @@ def evaluate(
                 for r, a in zip(rows, answers)
             ]
         )
-        mc, tr = (
-            _logprob_metrics(net, processor, rows, imgs, batch_size)
-            if logprob_metrics
-            else ([None] * len(rows), [None] * len(rows))
-        )
+        if logprob_metrics and name in (logprob_splits or ("forget", "retain")):
+            mc, tr = _logprob_metrics(net, processor, rows, imgs, batch_size)
+        else:
+            mc, tr = [None] * len(rows), [None] * len(rows)
         for r, a, (fact, meaningful), m, t in zip(rows, answers, scores, mc, tr):
             records.append(
                 {
@@ -201,6 +203,7 @@ def evaluate(
             "max_new_tokens": max_new_tokens,
             "judge_options": _public(judge_options),
             "logprob_metrics": logprob_metrics,
+            "logprob_splits": logprob_splits or ["forget", "retain"],
             "dtype": dtype,
             "device": dev,
         },
