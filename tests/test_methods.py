@@ -181,3 +181,28 @@ def test_tiny_original_selects_the_tuned_tiny_unlearning_configs(tiny_original):
     assert yaml.safe_load((tiny_original / "config.yaml").read_text())["model"] == "tiny"
     assert default_config_path("smfa", tiny_original).parts[-2:] == ("tiny", "smfa.yaml")
     assert default_config_path("ga", tiny_original).parts[-2:] == ("tiny", "default.yaml")
+
+
+def test_full_finetuning_gives_a_dense_delta(tiny_original, small_bench, method_config, tmp_path):
+    """Every method also runs without LoRA: ΔW = W_trained − W_o for the changed weights."""
+    from smfa.io import load_safetensors
+    from smfa.models import load
+    from smfa.unlearn import unlearn
+
+    out = unlearn(
+        "gd",
+        str(tiny_original),
+        str(small_bench),
+        str(tmp_path / "gd_full"),
+        forget="forget10",
+        method_config=method_config,
+        full_finetune=True,
+        max_steps=2,
+    )
+    delta = load_safetensors(out / "delta.safetensors")
+    model, _ = load(str(tiny_original))
+    params = dict(model.named_parameters())
+    assert delta and set(delta) <= set(params)
+    assert any("vision_tower" in k for k in delta)  # not only the LoRA targets
+    assert all(delta[k].shape == params[k].shape for k in delta)
+    assert not (out / "adapters").exists()
