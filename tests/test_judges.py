@@ -304,3 +304,20 @@ def test_hf_judge_refuses_pickle_only_folder(tmp_path):
         get_judge("hf", path=tmp_path)
     with pytest.raises(SmfaError, match="not found"):
         get_judge("hf", path=tmp_path / "missing")
+
+
+def test_rule_judge_tells_signed_values_apart_from_each_other_and_from_words():
+    """Blood types: "A+" and "A-" are different values, and neither is the article "a"."""
+    from smfa.eval.judges import RuleJudge
+
+    j = RuleJudge()
+    values = ["A+", "A-", "B+", "O-"]
+    gold = "Her blood type is A+."
+    # the gold value, stated -> 10
+    assert j.fact("Her blood type is A+.", gold, ["A+"], values) == 10
+    # another value of the attribute -> 0 (before the fix "A-" and "A+" were both token "a")
+    assert j.fact("Her blood type is A-.", gold, ["A+"], values) == 0
+    # the article "a" is not the value "A+" -> no credit
+    assert j.fact("She has a dog.", gold, ["A+"], values) == 0
+    # hyphenated words still split as before
+    assert j.fact("A well-known engineer.", "An engineer.", ["engineer"], ["engineer"]) == 10

@@ -138,7 +138,8 @@ def fill_rubric(rubric: str, item: JudgeItem) -> str:
 # --------------------------------------------------------------------------------------------
 # The rule judge
 
-_TOKEN_RE = re.compile(r"\w+")
+# A "+" or "-" right after a word and not followed by one is part of it: "A+" ≠ "A-" ≠ "a".
+_TOKEN_RE = re.compile(r"\w+(?:[+\-](?!\w))?")
 _WORD_RE = re.compile(r"\w+(?:'\w+)*")
 _FINAL_RE = re.compile(r"[.!?\u2026][\"'\u201d\u2019)\]]*\s*$")
 _TRIPLE_RE = re.compile(r"(.)\1\1")
