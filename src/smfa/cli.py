@@ -27,12 +27,6 @@ def _commands() -> dict:
         cmds.update({"run": pipeline.run, "demo": pipeline.demo, "report": report.report})
     except ImportError:
         pass
-    try:
-        from smfa.eval.attacks import attack
-
-        cmds["attack"] = attack
-    except ImportError:
-        pass
     return cmds
 
 
@@ -60,7 +54,7 @@ def main(argv: list[str] | None = None) -> None:
         argv.remove("--quiet")
         set_quiet(True)
     try:
-        result = CLI(_commands(), args=argv, as_positional=True)
+        result = CLI(_commands(), args=argv, as_positional=True, prog="smfa")
     except SmfaError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)

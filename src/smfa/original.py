@@ -9,7 +9,6 @@ LoRA (merged into the weights at the end) unless the config asks for full fine-t
 from __future__ import annotations
 
 import dataclasses
-import json
 import shutil
 from pathlib import Path
 
@@ -167,7 +166,3 @@ def train_original(
     shutil.rmtree(work, ignore_errors=True)
     say(f"[train] wrote {out}")
     return out
-
-
-def read_log(path: str | Path) -> list[dict]:
-    return [json.loads(x) for x in Path(path).read_text().splitlines() if x.strip()]

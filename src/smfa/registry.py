@@ -1,4 +1,4 @@
-"""Name → implementation registries (methods, judges, attacks).
+"""Name → implementation registries (methods, judges).
 
 Extending smfa is one decorated definition::
 
@@ -56,9 +56,7 @@ class Registry:
 _PROVIDERS = {
     "method": ("smfa.methods",),
     "judge": ("smfa.eval.judges",),
-    "attack": ("smfa.eval.attacks",),
 }
 
 METHODS = Registry("method")
 JUDGES = Registry("judge")
-ATTACKS = Registry("attack")

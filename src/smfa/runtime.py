@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -22,9 +24,7 @@ def resolve_dtype(dtype: str) -> torch.dtype:
     return DTYPES[dtype]
 
 
-def work_dir_for(out) -> object:
+def work_dir_for(out: str | Path) -> Path:
     """The resumable scratch folder of a stage whose final output is ``out``."""
-    from pathlib import Path
-
     out = Path(out)
     return out.parent / f".{out.name}.work"

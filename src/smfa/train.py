@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import math
 import random
-import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -293,7 +292,3 @@ def nll_loss_fn(stream: str = "train") -> LossFn:
         return out.loss, {}
 
     return loss_fn
-
-
-def safe_name(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)
