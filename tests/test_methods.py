@@ -50,6 +50,25 @@ def forget_nll(model_dir, bench_dir, adapter=None) -> float:
     return -sum(answer_logprobs(net, proc, items)) / len(items)
 
 
+@pytest.fixture
+def run_method(tiny_original, small_bench, method_config):
+    """``run_method(name, out, **options)``: ``smfa unlearn`` on forget10 with few steps."""
+    from smfa.unlearn import unlearn
+
+    def run(name, out, **options):
+        return unlearn(
+            name,
+            str(tiny_original),
+            str(small_bench),
+            str(out),
+            forget="forget10",
+            method_config=method_config,
+            **options,
+        )
+
+    return run
+
+
 @pytest.fixture(scope="module")
 def before(tiny_original, small_bench):
     return forget_nll(tiny_original, small_bench)
@@ -57,18 +76,10 @@ def before(tiny_original, small_bench):
 
 @pytest.mark.parametrize("name", METHODS.names())
 def test_method_raises_forget_loss_within_a_few_steps(
-    name, tiny_original, small_bench, method_config, before, tmp_path
+    name, tiny_original, small_bench, before, tmp_path, run_method
 ):
-    from smfa.unlearn import unlearn
 
-    out = unlearn(
-        name,
-        str(tiny_original),
-        str(small_bench),
-        str(tmp_path / name),
-        forget="forget10",
-        method_config=method_config,
-    )
+    out = run_method(name, str(tmp_path / name))
     assert (out / "delta.safetensors").is_file()
     cfg = (out / "config.yaml").read_text()
     assert f"method: {name}" in cfg
@@ -86,7 +97,7 @@ def test_unknown_method_lists_the_known_ones():
 
 
 def test_smfa_outputs_peft_adapters_merged_model_and_mask_stats(
-    tiny_original, small_bench, method_config, tmp_path
+    tiny_original, tmp_path, run_method
 ):
     from peft import PeftModel
 
@@ -94,18 +105,8 @@ def test_smfa_outputs_peft_adapters_merged_model_and_mask_stats(
     from smfa.io import load_safetensors
     from smfa.models import load
     from smfa.sculpt import adapter_deltas
-    from smfa.unlearn import unlearn
 
-    out = unlearn(
-        "smfa",
-        str(tiny_original),
-        str(small_bench),
-        str(tmp_path / "smfa"),
-        forget="forget10",
-        method_config=method_config,
-        k=1.0,
-        merge=True,
-    )
+    out = run_method("smfa", str(tmp_path / "smfa"), k=1.0, merge=True)
     # The two adapters are standard peft folders.
     for tag in ("mfa", "anchor"):
         base, _ = load(str(tiny_original))
@@ -132,20 +133,12 @@ def test_smfa_outputs_peft_adapters_merged_model_and_mask_stats(
     assert diff <= 1e-5
 
 
-def test_resculpt_k_limits_match_methods(tiny_original, small_bench, method_config, tmp_path):
+def test_resculpt_k_limits_match_methods(tmp_path, run_method):
     """smfa sculpt with k = inf equals the raw MFA (idk), and k = 0 equals criteria c."""
     from smfa.io import load_safetensors
     from smfa.sculpt_stage import sculpt
-    from smfa.unlearn import unlearn
 
-    src = unlearn(
-        "smfa",
-        str(tiny_original),
-        str(small_bench),
-        str(tmp_path / "smfa"),
-        forget="forget10",
-        method_config=method_config,
-    )
+    src = run_method("smfa", str(tmp_path / "smfa"))
     mfa, anchor = str(src / "adapters" / "mfa"), str(src / "adapters" / "anchor")
     inf = load_safetensors(
         sculpt(mfa, anchor, str(tmp_path / "inf"), k=float("inf")) / "delta.safetensors"
@@ -160,15 +153,7 @@ def test_resculpt_k_limits_match_methods(tiny_original, small_bench, method_conf
     for key in inf:
         assert torch.equal(inf[key], none[key])
         assert torch.equal(zero[key], c_only[key])
-    idk = unlearn(
-        "idk",
-        str(tiny_original),
-        str(small_bench),
-        str(tmp_path / "idk"),
-        forget="forget10",
-        method_config=method_config,
-        adapters_from=str(src),
-    )
+    idk = run_method("idk", str(tmp_path / "idk"), adapters_from=str(src))
     reused = load_safetensors(idk / "delta.safetensors")
     assert all(torch.equal(reused[k], inf[k]) for k in inf)
 
@@ -183,22 +168,12 @@ def test_tiny_original_selects_the_tuned_tiny_unlearning_configs(tiny_original):
     assert default_config_path("ga", tiny_original).parts[-2:] == ("tiny", "default.yaml")
 
 
-def test_full_finetuning_gives_a_dense_delta(tiny_original, small_bench, method_config, tmp_path):
+def test_full_finetuning_gives_a_dense_delta(tiny_original, tmp_path, run_method):
     """Every method also runs without LoRA: ΔW = W_trained − W_o for the changed weights."""
     from smfa.io import load_safetensors
     from smfa.models import load
-    from smfa.unlearn import unlearn
 
-    out = unlearn(
-        "gd",
-        str(tiny_original),
-        str(small_bench),
-        str(tmp_path / "gd_full"),
-        forget="forget10",
-        method_config=method_config,
-        full_finetune=True,
-        max_steps=2,
-    )
+    out = run_method("gd", str(tmp_path / "gd_full"), full_finetune=True, max_steps=2)
     delta = load_safetensors(out / "delta.safetensors")
     model, _ = load(str(tiny_original))
     params = dict(model.named_parameters())

@@ -83,9 +83,20 @@ def forget_rows(bench, forget: str, qtypes: Sequence[str] = MEMORY_QTYPES) -> li
     return [r for r in bench.split(forget) if r["qtype"] in qtypes]
 
 
-def retain_few_samples(bench) -> list[Sample]:
-    """``retain_few`` with real answers, every question type (the retaining anchor's data)."""
-    return samples_from_rows(bench, bench.split("retain_few"))
+def retain_few_samples(bench, size: int | None = None, seed: int = 0) -> list[Sample]:
+    """D_r^few with real answers, every question type (the retaining anchor's data).
+
+    ``size=None`` uses the bench's ``retain_few`` split; a number re-samples that many retain
+    profiles with ``seed``.
+    """
+    if size is None:
+        return samples_from_rows(bench, bench.split("retain_few"))
+    rows = bench.split("retain")
+    ids = sorted({r["subject_id"] for r in rows})
+    if not 1 <= size <= len(ids):
+        raise ValueError(f"retain_few={size}: must be in [1, {len(ids)}]")
+    keep = set(random.Random(seed).sample(ids, size))
+    return samples_from_rows(bench, [r for r in rows if r["subject_id"] in keep])
 
 
 def refusal_samples(bench, forget: str, seed: int, views: Sequence[str] = MEMORY_QTYPES):

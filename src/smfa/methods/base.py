@@ -162,16 +162,7 @@ def train_delta(
 
 
 def retain_few_samples(ctx: UnlearnContext) -> list[Sample]:
-    """``retain_few`` with real answers; ``ctx.retain_few`` re-samples that many retain profiles."""
-    import random
+    """D_r^few of this run (:func:`smfa.data.retain_few_samples` with the context's size)."""
+    from smfa.data import retain_few_samples as from_bench
 
-    from smfa.data import samples_from_rows
-
-    if ctx.retain_few is None:
-        return samples_from_rows(ctx.bench, ctx.bench.split("retain_few"))
-    rows = ctx.bench.split("retain")
-    ids = sorted({r["subject_id"] for r in rows})
-    if not 1 <= ctx.retain_few <= len(ids):
-        raise ValueError(f"retain_few={ctx.retain_few}: must be in [1, {len(ids)}]")
-    keep = set(random.Random(ctx.seed).sample(ids, ctx.retain_few))
-    return samples_from_rows(ctx.bench, [r for r in rows if r["subject_id"] in keep])
+    return from_bench(ctx.bench, ctx.retain_few, ctx.seed)
