@@ -11,7 +11,8 @@ from PIL import Image
 from tiny_families import WORDS, build_gemma3, build_qwen2_vl
 
 from smfa.errors import SmfaError
-from smfa.models import load, supports_images, tiny
+from smfa.methods.losses import nll_loss, sequence_logprob_sum
+from smfa.models import answer_logits, load, supports_images, tiny
 from smfa.models.format import (
     IGNORE_INDEX,
     _pad_dim1,
@@ -22,6 +23,7 @@ from smfa.models.format import (
     split_by_image,
     train_batch,
 )
+from smfa.models.forward import answer_window
 
 torch.set_num_threads(1)
 
@@ -87,6 +89,32 @@ def test_loss_is_cross_entropy_over_answer_tokens(family):
     keep = labels != IGNORE_INDEX
     manual = F.cross_entropy(logits[keep], labels[keep])
     assert torch.allclose(out.loss, manual, atol=1e-5)
+
+
+def test_answer_logits_equal_the_full_sequence_losses(family):
+    """Logits of the answer window only give the same losses as the full-sequence logits."""
+    _, model, processor = family
+    batch = train_batch(processor, ITEMS)
+    full = _forward(model, batch)
+    with torch.no_grad():
+        logits, labels = answer_logits(model, batch)
+    start = answer_window(batch["labels"])
+    assert start > 0 and logits.shape[1] == labels.shape[1] == batch["labels"].shape[1] - start
+    assert torch.allclose(logits, full.logits[:, start:], atol=1e-5)
+    assert torch.allclose(nll_loss(logits, labels), full.loss, atol=1e-5)
+    assert torch.allclose(
+        sequence_logprob_sum(logits, labels),
+        sequence_logprob_sum(full.logits, batch["labels"]),
+        atol=1e-4,
+    )
+
+
+def test_answer_window_hand_computed():
+    x = IGNORE_INDEX
+    # earliest answer token at position 3 (row 1) → logits needed from position 2
+    assert answer_window(torch.tensor([[x, x, x, x, 5, 6], [x, x, x, 7, 8, x]])) == 2
+    assert answer_window(torch.tensor([[4, 5, x]])) == 0  # answer from the first token
+    assert answer_window(torch.tensor([[x, x, x]])) == 2  # no answer: last position only
 
 
 def test_mixed_batch_matches_single_samples(family):

@@ -288,7 +288,9 @@ def nll_loss_fn(stream: str = "train") -> LossFn:
     """Plain next-token cross-entropy on the answer tokens of one stream."""
 
     def loss_fn(model, batches):
-        out = model(**batches[stream])
-        return out.loss, {}
+        from smfa.methods.losses import nll_loss
+        from smfa.models.forward import answer_logits
+
+        return nll_loss(*answer_logits(model, batches[stream])), {}
 
     return loss_fn

@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 import torch
 
 from smfa.methods.losses import token_logprobs
+from smfa.models.forward import answer_logits
 from smfa.progress import bar
 
 
@@ -72,9 +73,8 @@ def answer_logprobs(
     for idx in _batches(len(items), batch_size):
         batch = train_batch(processor, [items[i] for i in idx])
         batch = {k: v.to(model.device) for k, v in batch.items()}
-        labels = batch.pop("labels")
-        logits = model(**batch).logits.float()
-        logp, mask = token_logprobs(logits, labels)
+        logits, labels = answer_logits(model, batch)
+        logp, mask = token_logprobs(logits.float(), labels)
         if reduce is None:
             vals = (logp * mask).sum(1) / mask.sum(1).clamp(min=1)
         else:

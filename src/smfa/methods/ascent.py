@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from smfa.data import gold_forget_samples
 from smfa.methods import losses
 from smfa.methods.base import Method, retain_few_samples
+from smfa.models.forward import answer_logits
 from smfa.registry import METHODS
 
 
@@ -31,8 +32,7 @@ class GradientAscent(Method):
         return {"forget": gold_forget_samples(ctx.bench, ctx.forget)}
 
     def loss(self, model, batches, ref):
-        out = model(**batches["forget"])
-        return losses.ga_loss(out.logits, batches["forget"]["labels"]), {}
+        return losses.ga_loss(*answer_logits(model, batches["forget"])), {}
 
 
 @dataclass
@@ -55,8 +55,9 @@ class GradientDifference(Method):
 
     def loss(self, model, batches, ref):
         f, r = batches["forget"], batches["retain"]
-        lf, lr = model(**f).logits, model(**r).logits
-        total = losses.gd_loss(lf, f["labels"], lr, r["labels"], self.opts.retain_weight)
+        total = losses.gd_loss(
+            *answer_logits(model, f), *answer_logits(model, r), self.opts.retain_weight
+        )
         return total, {}
 
 
@@ -80,8 +81,9 @@ class KLMinimization(Method):
 
     def loss(self, model, batches, ref):
         f, r = batches["forget"], batches["retain"]
-        ga = losses.ga_loss(model(**f).logits, f["labels"])
-        kl = losses.kl_loss(model(**r).logits, ref(r).logits, r["labels"])
+        ga = losses.ga_loss(*answer_logits(model, f))
+        logits, labels = answer_logits(model, r)
+        kl = losses.kl_loss(logits, ref(r), labels)
         return ga + self.opts.kl_weight * kl, {"kl": float(kl.detach())}
 
 
@@ -107,8 +109,9 @@ class NPO(Method):
 
     def loss(self, model, batches, ref):
         f, r = batches["forget"], batches["retain"]
-        logp = losses.sequence_logprob_sum(model(**f).logits, f["labels"])
-        ref_logp = losses.sequence_logprob_sum(ref(f).logits, f["labels"])
+        logits, labels = answer_logits(model, f)
+        logp = losses.sequence_logprob_sum(logits, labels)
+        ref_logp = losses.sequence_logprob_sum(ref(f), labels)
         npo = losses.npo_loss(logp, ref_logp, self.opts.beta)
-        nll = losses.nll_loss(model(**r).logits, r["labels"])
+        nll = losses.nll_loss(*answer_logits(model, r))
         return npo + self.opts.retain_weight * nll, {"npo": float(npo.detach())}

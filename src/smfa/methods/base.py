@@ -21,6 +21,7 @@ import torch
 
 from smfa.config import TrainConfig
 from smfa.data import Sample
+from smfa.models.forward import answer_logits
 from smfa.train import add_lora, fit
 
 
@@ -104,11 +105,12 @@ class Reference:
         self.model, self.copy = model, full_copy
 
     @torch.no_grad()
-    def __call__(self, batch: dict):
+    def __call__(self, batch: dict) -> torch.Tensor:
+        """The reference's logits on ``batch``'s answer window (as :func:`answer_logits`)."""
         if self.copy is not None:
-            return self.copy(**batch)
+            return answer_logits(self.copy, batch)[0]
         with self.model.disable_adapter():
-            return self.model(**batch)
+            return answer_logits(self.model, batch)[0]
 
 
 def train_delta(

@@ -10,6 +10,7 @@ from __future__ import annotations
 from smfa.data import MEMORY_QTYPES, refusal_samples
 from smfa.methods.base import Method, retain_few_samples
 from smfa.methods.losses import nll_loss
+from smfa.models.forward import answer_logits
 from smfa.registry import METHODS
 
 
@@ -26,8 +27,7 @@ def anchor_streams(ctx) -> dict:
 
 
 def nll(model, batches, ref):
-    b = batches["train"]
-    return nll_loss(model(**b).logits, b["labels"]), {}
+    return nll_loss(*answer_logits(model, batches["train"])), {}
 
 
 @METHODS.register("idk")
