@@ -31,7 +31,13 @@ def tiny_dir(tmp_path_factory):
 
 @pytest.mark.parametrize(
     "field,value",
-    [("patch_size", 5), ("hidden_size", 130), ("num_kv_heads", 3), ("num_layers", 0)],
+    [
+        ("patch_size", 5),
+        ("hidden_size", 130),
+        ("num_kv_heads", 3),
+        ("num_layers", 0),
+        ("vision_position_std", 0.0),
+    ],
 )
 def test_config_validation_names_the_field(field, value):
     with pytest.raises(ValueError, match=field):

@@ -7,7 +7,7 @@ import torch
 
 from smfa.config import TrainConfig
 from smfa.data import original_samples
-from smfa.train import StreamOrder, fit, lr_at, nll_loss_fn
+from smfa.train import StreamOrder, fit, lr_at, nll_loss_fn, param_groups
 
 torch.set_num_threads(1)
 
@@ -110,9 +110,51 @@ def test_checkpoint_of_other_settings_is_not_resumed(tiny_original, small_bench,
     assert [r["step"] for r in log] == [1, 2, 3, 4]  # started over
 
 
+def test_lr_scale_groups_parameters_by_name():
+    net = torch.nn.ModuleDict(
+        {
+            "vision_tower": torch.nn.Linear(2, 2),
+            "proj": torch.nn.Linear(2, 2),
+            "lm": torch.nn.Linear(2, 2),
+        }
+    )
+    groups = param_groups(net, {"vision_tower": 0.1, "proj": 0})
+    assert [(g["lr_scale"], len(g["params"])) for g in groups] == [(0.1, 2), (1.0, 2)]
+    assert not net["proj"].weight.requires_grad  # 0 freezes
+    assert groups[0]["params"][0] is net["vision_tower"].weight
+
+
+def test_lr_scale_trains_each_group_at_its_rate(tiny_original, small_bench, tmp_path):
+    """One SGD-like Adam step moves each weight by about its group's lr (Adam's first step)."""
+    model, proc = _model(tiny_original)
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    cfg = TrainConfig(
+        full_finetune=True,
+        max_steps=1,
+        batch_size=8,
+        lr=1e-3,
+        grad_clip=0.0,
+        lr_scale={"vision_tower": 0.1, "multi_modal_projector": 0.0},
+    )
+    fit(model, proc, {"train": _samples(small_bench)}, nll_loss_fn("train"), cfg, tmp_path)
+    moved = {n: float((p.detach() - before[n]).abs().max()) for n, p in model.named_parameters()}
+    vision = max(v for n, v in moved.items() if "vision_tower" in n)
+    language = max(v for n, v in moved.items() if "language_model" in n)
+    assert vision == pytest.approx(1e-4, rel=0.05)  # Adam's first step is lr · sign(g)
+    assert language == pytest.approx(1e-3, rel=0.05)
+    assert all(v == 0 for n, v in moved.items() if "multi_modal_projector" in n)
+
+
 @pytest.mark.parametrize(
     "field,value",
-    [("epochs", 0), ("batch_size", 0), ("lr", -1.0), ("schedule", "step"), ("warmup_ratio", 1.0)],
+    [
+        ("lr_scale", {"vision_tower": -1}),
+        ("epochs", 0),
+        ("batch_size", 0),
+        ("lr", -1.0),
+        ("schedule", "step"),
+        ("warmup_ratio", 1.0),
+    ],
 )
 def test_config_errors_name_the_field(field, value):
     with pytest.raises(ValueError, match=field):

@@ -59,6 +59,10 @@ class TrainConfig:
         full_finetune: train every weight instead of a LoRA adapter.
         lora: adapter settings when ``full_finetune`` is false.
         threads: torch CPU threads (0 leaves torch's default).
+        lr_scale: learning-rate multipliers by parameter name: a parameter whose name contains
+            a key trains at ``lr × value`` (the first matching key wins; others use ``lr``).
+            E.g. ``{vision_tower: 0.1, multi_modal_projector: 0.1}`` for a LLaVA vision tower
+            learned from scratch (docs/results.md); 0 freezes the matching parameters.
     """
 
     epochs: float = 5.0
@@ -74,6 +78,7 @@ class TrainConfig:
     full_finetune: bool = False
     lora: LoraSettings = field(default_factory=LoraSettings)
     threads: int = 0
+    lr_scale: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if isinstance(self.lora, dict):
@@ -94,6 +99,14 @@ class TrainConfig:
             self.checkpoint_every >= 0, "checkpoint_every", self.checkpoint_every, "must be >= 0"
         )
         _check(self.threads >= 0, "threads", self.threads, "must be >= 0")
+        _check(isinstance(self.lr_scale, dict), "lr_scale", self.lr_scale, "must be a mapping")
+        for key, value in self.lr_scale.items():
+            _check(
+                isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0,
+                f"lr_scale.{key}",
+                value,
+                "must be a number >= 0",
+            )
 
 
 def to_dict(cfg: Any) -> dict:

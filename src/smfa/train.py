@@ -84,6 +84,26 @@ def lr_at(step: int, total: int, cfg: TrainConfig) -> float:
     return cfg.lr * 0.5 * (1.0 + math.cos(math.pi * frac))
 
 
+def param_groups(model: torch.nn.Module, lr_scale: dict[str, float]) -> list[dict]:
+    """Trainable parameters grouped by learning-rate multiplier (``TrainConfig.lr_scale``).
+
+    A parameter takes the value of the first key its name contains, else 1. Parameters with
+    multiplier 0 are frozen (``requires_grad`` off) and left out. Groups keep model order.
+    """
+    scales: dict[float, list] = {}
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        scale = next((float(v) for k, v in lr_scale.items() if k in name), 1.0)
+        if scale == 0:
+            p.requires_grad_(False)
+            continue
+        scales.setdefault(scale, []).append(p)
+    if not scales:
+        raise ValueError("fit: no trainable parameters (lr_scale froze them all?)")
+    return [{"params": ps, "lr_scale": s} for s, ps in scales.items()]
+
+
 def total_steps(n_main: int, cfg: TrainConfig) -> int:
     if cfg.max_steps is not None:
         return cfg.max_steps
@@ -212,8 +232,9 @@ def fit(
     rank, world = acc.process_index, acc.num_processes
     torch.manual_seed(cfg.seed)
 
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    groups = param_groups(model, cfg.lr_scale)
+    params = [p for g in groups for p in g["params"]]
+    optimizer = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
     fp = fingerprint(streams, cfg, extra_fingerprint)
     ckpt = work_dir / "checkpoint"
     start = _load_checkpoint(ckpt, model, optimizer, fp) if ckpt.is_dir() else 0
@@ -232,7 +253,7 @@ def fit(
             encoded = cache.batch([data[i] for i in idx])
             batches[name] = {k: v.to(acc.device) for k, v in encoded.items()}
         for g in optimizer.param_groups:
-            g["lr"] = lr_at(step, total, cfg)
+            g["lr"] = lr_at(step, total, cfg) * g["lr_scale"]
         torch.manual_seed(cfg.seed * 1_000_003 + step)  # dropout masks: same on resume
         loss, logs = loss_fn(model, batches)
         acc.backward(loss)
@@ -243,7 +264,7 @@ def fit(
         entry = {
             "step": step + 1,
             "loss": round(float(loss.detach()), 6),
-            "lr": optimizer.param_groups[0]["lr"],
+            "lr": lr_at(step, total, cfg),
             **logs,
         }
         log.append(entry)
