@@ -56,6 +56,14 @@ def score(model_dir: Path, bench, rows: list[dict], batch_size: int = 128) -> li
     return out
 
 
+def per_attribute(scored: list[dict]) -> dict[str, float]:
+    """Accuracy per attribute (which skills are missing)."""
+    groups: dict[str, list[bool]] = {}
+    for x in scored:
+        groups.setdefault(x["attribute"], []).append(x["correct"])
+    return {k: mean(v) for k, v in sorted(groups.items())}
+
+
 def mean(xs):
     xs = list(xs)
     return round(sum(xs) / len(xs), 4) if xs else None
@@ -98,11 +106,13 @@ def main() -> None:
     for view in ("image_memory", "text_memory"):
         result[f"train_{view}_rouge"] = mean(x["rouge"] for x in s if x["qtype"] == view)
         result[f"train_{view}_acc"] = mean(x["correct"] for x in s if x["qtype"] == view)
-    result["train_understanding_acc"] = mean(
-        x["correct"] for x in s if x["qtype"] == "understanding"
-    )
+    und = [x for x in s if x["qtype"] == "understanding"]
+    result["train_understanding_acc"] = mean(x["correct"] for x in und)
+    result["train_understanding_per_attribute"] = per_attribute(und)
     for split in ("scenes_train", "scenes_eval"):
-        result[f"{split}_acc"] = mean(x["correct"] for x in score(orig, b, b.split(split)))
+        scenes = score(orig, b, b.split(split))
+        result[f"{split}_acc"] = mean(x["correct"] for x in scenes)
+        result[f"{split}_per_attribute"] = per_attribute(scenes)
     if args.retain_only:
         ronly = out / "retain_only"
         if not args.skip_train:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 import torch
 
 from smfa.config import TrainConfig
 from smfa.data import original_samples
-from smfa.train import StreamOrder, fit, lr_at, nll_loss_fn, param_groups
+from smfa.train import StreamOrder, fit, group_by_length, lr_at, nll_loss_fn, param_groups
 
 torch.set_num_threads(1)
 
@@ -30,6 +32,32 @@ def test_stream_order_is_a_pure_function_of_seed_and_position():
     assert first == b.indices(0, 25)
     assert sorted(first[:10]) == list(range(10))  # each epoch is a permutation
     assert b.indices(13, 5) == first[13:18]  # resuming mid-epoch gives the same order
+
+
+def test_group_by_length_hand_example():
+    lengths = [5, 1, 4, 2, 3, 6]
+    perm = [0, 1, 2, 3, 4, 5]
+    # one chunk of 3 batches of 2: sorted longest first → [5, 0], [2, 4], [3, 1]
+    out = group_by_length(perm, lengths, batch_size=2, rng=random.Random(0), chunk=3)
+    batches = [out[i : i + 2] for i in range(0, 6, 2)]
+    assert sorted(map(tuple, batches)) == [(2, 4), (3, 1), (5, 0)]
+    assert sorted(out) == perm
+
+
+def test_grouped_stream_order_is_resumable_and_less_padded():
+    rng = random.Random(1)
+    lengths = [rng.randint(10, 50) for _ in range(256)]
+    a = StreamOrder(256, seed=3, lengths=lengths, batch_size=8)
+    b = StreamOrder(256, seed=3, lengths=lengths, batch_size=8)
+    first = a.indices(0, 512)
+    assert sorted(first[:256]) == list(range(256))  # still a permutation per epoch
+    assert b.indices(40, 16) == first[40:56]  # resuming mid-epoch gives the same order
+    plain = StreamOrder(256, seed=3).indices(0, 256)
+
+    def padded(order):
+        return sum(max(lengths[j] for j in order[i : i + 8]) * 8 for i in range(0, 256, 8))
+
+    assert padded(first[:256]) < 0.85 * padded(plain)
 
 
 def test_lr_schedule_hand_values():

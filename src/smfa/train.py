@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
@@ -53,11 +53,36 @@ def add_lora(model: torch.nn.Module, lora: LoraSettings, seed: int):
     return get_peft_model(model, cfg)
 
 
-class StreamOrder:
-    """Seeded, resumable order over one data stream: epoch e uses permutation(seed, e)."""
+def group_by_length(
+    perm: list[int], lengths: Sequence[int], batch_size: int, rng: random.Random, chunk: int = 16
+) -> list[int]:
+    """Reorder ``perm`` so that each batch holds samples of similar length (less padding).
 
-    def __init__(self, n: int, seed: int):
+    ``perm`` is cut into chunks of ``chunk`` batches; each chunk is sorted by length (longest
+    first, stable) and cut into batches; the batches of the epoch are then shuffled with
+    ``rng``. Every index of ``perm`` appears once; batches stay random in content and order.
+    """
+    size = batch_size * chunk
+    batches = []
+    for i in range(0, len(perm), size):
+        part = sorted(perm[i : i + size], key=lambda j: -lengths[j])
+        batches += [part[k : k + batch_size] for k in range(0, len(part), batch_size)]
+    rng.shuffle(batches)
+    return [j for b in batches for j in b]
+
+
+class StreamOrder:
+    """Seeded, resumable order over one data stream: epoch e uses permutation(seed, e).
+
+    With ``lengths`` (token count per sample) each epoch's permutation is regrouped by
+    :func:`group_by_length` into batches of ``batch_size`` samples of similar length.
+    """
+
+    def __init__(
+        self, n: int, seed: int, lengths: Sequence[int] | None = None, batch_size: int = 1
+    ):
         self.n, self.seed, self._perms = n, seed, {}
+        self.lengths, self.batch_size = lengths, batch_size
 
     def indices(self, start: int, count: int) -> list[int]:
         out = []
@@ -65,7 +90,10 @@ class StreamOrder:
             epoch, off = divmod(p, self.n)
             if epoch not in self._perms:
                 perm = list(range(self.n))
-                random.Random(self.seed * 100_003 + epoch).shuffle(perm)
+                rng = random.Random(self.seed * 100_003 + epoch)
+                rng.shuffle(perm)
+                if self.lengths is not None:
+                    perm = group_by_length(perm, self.lengths, self.batch_size, rng)
                 self._perms[epoch] = perm
             out.append(self._perms[epoch][off])
         return out
@@ -116,14 +144,21 @@ class EncodedCache:
     def __init__(self, processor):
         self.processor, self.images, self._enc = processor, ImageCache(), {}
 
-    def batch(self, samples: list[Sample]) -> dict:
-        from smfa.models.format import collate, encode
+    def encoded(self, s: Sample) -> dict:
+        if s not in self._enc:
+            from smfa.models.format import encode
 
-        enc = []
-        for s in samples:
-            if s not in self._enc:
-                self._enc[s] = encode(self.processor, self.images(s.image), s.question, s.answer)
-            enc.append(self._enc[s])
+            self._enc[s] = encode(self.processor, self.images(s.image), s.question, s.answer)
+        return self._enc[s]
+
+    def lengths(self, samples: list[Sample]) -> list[int]:
+        """Token count of each sample (encodes every sample once)."""
+        return [int(self.encoded(s)["input_ids"].shape[-1]) for s in samples]
+
+    def batch(self, samples: list[Sample]) -> dict:
+        from smfa.models.format import collate
+
+        enc = [self.encoded(s) for s in samples]
         return collate(self.processor, enc, padding_side="right")
 
 
@@ -241,8 +276,16 @@ def fit(
     model, optimizer = acc.prepare(model, optimizer)
     model.train()
 
-    orders = {k: StreamOrder(len(v), cfg.seed + i) for i, (k, v) in enumerate(streams.items())}
     cache = EncodedCache(processor)
+    orders = {
+        k: StreamOrder(
+            len(v),
+            cfg.seed + i,
+            cache.lengths(v) if cfg.group_by_length else None,
+            cfg.batch_size,
+        )
+        for i, (k, v) in enumerate(streams.items())
+    }
     log_path = work_dir / "train_log.jsonl"
     log = _read_log(log_path, start)
     pbar = bar(total=total, desc=desc, unit="step", initial=start)
