@@ -10,7 +10,8 @@ rms; near 0 means the tower has collapsed to one output for every image).
 
 Settings: CLIP's init and one learning rate (``base``); the vision tower and projector at 0.1×
 the learning rate (``lr0.1``); vision position embeddings initialised with std 1 (``pos1``);
-both (``lr0.1+pos1``, the shipped recipe).
+the tower frozen at its random initialisation with those positions (``frozen+pos1``); both
+(``lr0.1+pos1``, the shipped recipe).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ SETTINGS = {
     "base": ({}, {}),
     "lr0.1": ({}, {"vision_tower": 0.1, "multi_modal_projector": 0.1}),
     "pos1": ({"vision_position_std": 1.0}, {}),
+    "frozen+pos1": ({"vision_position_std": 1.0}, {"vision_tower": 0.0}),
     "lr0.1+pos1": (
         {"vision_position_std": 1.0},
         {"vision_tower": 0.1, "multi_modal_projector": 0.1},
