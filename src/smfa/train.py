@@ -350,11 +350,10 @@ def _write_log(path: Path, log: list[dict]) -> None:
 
 def nll_loss_fn(stream: str = "train") -> LossFn:
     """Plain next-token cross-entropy on the answer tokens of one stream."""
+    from smfa.methods.losses import nll_loss  # not at module top: smfa.methods imports train
+    from smfa.models.forward import answer_logits
 
     def loss_fn(model, batches):
-        from smfa.methods.losses import nll_loss
-        from smfa.models.forward import answer_logits
-
         return nll_loss(*answer_logits(model, batches[stream])), {}
 
     return loss_fn
