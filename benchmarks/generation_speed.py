@@ -23,16 +23,16 @@ def main() -> None:
     args = ap.parse_args()
 
     from smfa.bench import load
+    from smfa.data import ImageCache
     from smfa.eval.generate import generate_answers
     from smfa.models import load as load_model
     from smfa.progress import set_quiet
-    from smfa.train import ImageCache
 
     set_quiet(True)
     b = load(args.bench)
     rows = (b.split("forget10") + b.split("retain") + b.split("scenes_eval"))[: args.questions]
     img = ImageCache()
-    items = [(img(str(p)) if (p := b.image_path(r)) else None, r["question"]) for r in rows]
+    items = [(img.of(b, r), r["question"]) for r in rows]
     model, proc = load_model(args.model)
 
     def timed(fn):

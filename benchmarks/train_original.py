@@ -22,18 +22,18 @@ from pathlib import Path
 
 
 def score(model_dir: Path, bench, rows: list[dict], batch_size: int = 128) -> list[dict]:
+    from smfa.data import ImageCache
     from smfa.eval.generate import generate_answers
     from smfa.eval.judges import RuleJudge
     from smfa.eval.metrics import rouge_l
     from smfa.models import load
-    from smfa.train import ImageCache
 
     net, proc = load(str(model_dir))
     img = ImageCache()
     answers = generate_answers(
         net,
         proc,
-        [(img(str(p)) if (p := bench.image_path(r)) else None, r["question"]) for r in rows],
+        [(img.of(bench, r), r["question"]) for r in rows],
         batch_size,
     )
     judge = RuleJudge(refusal_pool=bench.refusals())

@@ -25,13 +25,18 @@ def cfg(**train) -> dict:
 E2 = cfg(epochs=2)
 # (label, method, config, extra unlearn() arguments); "@smfa" = reuse smfa_e2's adapters.
 RUNS = [
-    ("smfa_e2_k5", "smfa", E2, {"k": 5.0}),
+    ("smfa_e2_k5", "smfa", E2, {"options": {"k": 5.0}}),
     ("idk_e2", "idk", E2, {"adapters_from": "@smfa"}),
-    ("smfa_e2_k10", "smfa", E2, {"adapters_from": "@smfa", "k": 10.0}),
-    ("smfa_e2_k2", "smfa", E2, {"adapters_from": "@smfa", "k": 2.0}),
-    ("smfa_e2_k1", "smfa", E2, {"adapters_from": "@smfa", "k": 1.0}),
-    ("smfa_e2_c", "smfa", E2, {"adapters_from": "@smfa", "criteria": "c"}),
-    ("smfa_e2_r_k5", "smfa", E2, {"adapters_from": "@smfa", "criteria": "r", "k": 5.0}),
+    ("smfa_e2_k10", "smfa", E2, {"adapters_from": "@smfa", "options": {"k": 10.0}}),
+    ("smfa_e2_k2", "smfa", E2, {"adapters_from": "@smfa", "options": {"k": 2.0}}),
+    ("smfa_e2_k1", "smfa", E2, {"adapters_from": "@smfa", "options": {"k": 1.0}}),
+    ("smfa_e2_c", "smfa", E2, {"adapters_from": "@smfa", "options": {"criteria": "c"}}),
+    (
+        "smfa_e2_r_k5",
+        "smfa",
+        E2,
+        {"adapters_from": "@smfa", "options": {"criteria": "r", "k": 5.0}},
+    ),
     ("ties_e2", "ties", E2, {"adapters_from": "@smfa"}),
     ("ga_e2", "ga", E2, {}),
     ("gd_e2", "gd", E2, {}),
@@ -54,9 +59,9 @@ def main() -> None:
     ap.add_argument("--forget", default="forget10")
     args = ap.parse_args()
 
-    from smfa.eval.evaluate import evaluate
     from smfa.progress import set_quiet
-    from smfa.unlearn import unlearn
+    from smfa.stages.evaluate import evaluate
+    from smfa.stages.unlearn import unlearn
 
     set_quiet(True)
     out = Path(args.out)

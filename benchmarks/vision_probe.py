@@ -39,8 +39,8 @@ def image_signal(model, processor, bench, rows) -> float:
     """Std across images of the projected image features, relative to their rms."""
     import torch
 
+    from smfa.data import ImageCache
     from smfa.models.format import train_batch
-    from smfa.train import ImageCache
 
     img = ImageCache()
     seen, items = set(), []
@@ -60,7 +60,7 @@ def probe(bench, out: Path, name: str, epochs: float, seed: int) -> dict:
 
     from smfa.data import samples_from_rows
     from smfa.models import load, tiny
-    from smfa.original import corpus_texts, load_original_config
+    from smfa.stages.train_original import corpus_texts, load_original_config
     from smfa.train import fit, nll_loss_fn
 
     sys.path.insert(0, str(Path(__file__).parent))

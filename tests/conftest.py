@@ -35,8 +35,8 @@ def bench_dir(small_bench):
 @pytest.fixture(scope="session")
 def tiny_original(small_bench, tmp_path_factory):
     """The tiny original model trained briefly (configs/train/smoke.yaml) on ``small_bench``."""
-    from smfa.original import train_original
     from smfa.paths import shipped_config
+    from smfa.stages.train_original import train_original
 
     out = tmp_path_factory.mktemp("models") / "original"
     return train_original(

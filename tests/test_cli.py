@@ -152,3 +152,45 @@ def test_pickle_weights_are_refused(tmp_path):
 
     with pytest.raises(SmfaError, match="pickle"):
         load(str(d))
+
+
+def _random_adapter(path, seed: int, hidden: int = 16):
+    """A LoRA adapter with random (non-zero) A and B on a tiny Llama."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    cfg = LlamaConfig(
+        vocab_size=32,
+        hidden_size=hidden,
+        intermediate_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+    )
+    torch.manual_seed(seed)
+    lora = LoraConfig(r=2, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+    get_peft_model(LlamaForCausalLM(cfg), lora).save_pretrained(path)
+
+
+def test_sculpt_k_inf_on_the_command_line_equals_criteria_none(tmp_path):
+    import torch
+
+    from smfa.io import load_safetensors
+
+    _random_adapter(tmp_path / "mfa", 0)
+    _random_adapter(tmp_path / "ra", 1)
+    runs = {"inf": ["--k", "inf"], "none": ["--criteria", "none"], "k0": ["--k", "0"]}
+    deltas = {}
+    for name, flags in runs.items():
+        res = smfa("sculpt", tmp_path / "mfa", tmp_path / "ra", tmp_path / name, *flags)
+        assert res.returncode == 0, res.stderr[-2000:]
+        deltas[name] = load_safetensors(tmp_path / name / "delta.safetensors")
+    assert deltas["inf"].keys() == deltas["none"].keys()
+    for key in deltas["inf"]:
+        assert torch.equal(deltas["inf"][key], deltas["none"][key])
+        assert deltas["inf"][key].abs().sum() > 0
+    assert any(not torch.equal(deltas["k0"][k], deltas["none"][k]) for k in deltas["none"])
+    import yaml
+
+    assert yaml.safe_load((tmp_path / "inf" / "config.yaml").read_text())["k"] == float("inf")

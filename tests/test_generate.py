@@ -9,14 +9,14 @@ torch.set_num_threads(1)
 
 def test_batched_generation_equals_one_at_a_time(tiny_original, small_bench):
     from smfa.bench import load
+    from smfa.data import ImageCache
     from smfa.eval.generate import generate_answers
     from smfa.models import load as load_model
-    from smfa.train import ImageCache
 
     b = load(small_bench)
     rows = b.split("forget10")[:12] + b.split("scenes_eval")[:6]  # image and text questions
     img = ImageCache()
-    items = [(img(str(p)) if (p := b.image_path(r)) else None, r["question"]) for r in rows]
+    items = [(img.of(b, r), r["question"]) for r in rows]
     assert any(i[0] is None for i in items) and any(i[0] is not None for i in items)
     model, proc = load_model(str(tiny_original))
     batched = generate_answers(model, proc, items, batch_size=8, max_new_tokens=12)

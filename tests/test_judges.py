@@ -11,7 +11,7 @@ import pytest
 
 from smfa.errors import SmfaError
 from smfa.eval.judges import JudgeItem, RuleJudge, get_judge, load_rubric
-from smfa.eval.judges_openai import OpenAIJudge, parse_score
+from smfa.eval.judges.openai import OpenAIJudge, parse_score
 from smfa.registry import JUDGES
 
 VALUES = ["1986", "1987", "1988", "Green Valley Road", "Oak Valley Road", "Springfield", "Riverton"]

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 torch.set_num_threads(1)
 
-from smfa.methods.losses import (  # noqa: E402
+from smfa.losses import (  # noqa: E402
     ga_loss,
     gd_loss,
     kl_loss,

@@ -35,27 +35,24 @@ def method_config(tmp_path_factory):
 def forget_nll(model_dir, bench_dir, adapter=None) -> float:
     """Mean NLL of the forget10 gold answers (memory questions), lower = remembers more."""
     from smfa.bench import load
-    from smfa.data import MEMORY_QTYPES
-    from smfa.eval.evaluate import load_evaluated_model
+    from smfa.data import MEMORY_QTYPES, ImageCache
     from smfa.eval.generate import answer_logprobs
-    from smfa.train import ImageCache
+    from smfa.stages.evaluate import load_evaluated_model
 
     b = load(bench_dir)
     rows = [r for r in b.split("forget10") if r["qtype"] in MEMORY_QTYPES]
     img = ImageCache()
-    items = [
-        (img(str(p)) if (p := b.image_path(r)) else None, r["question"], r["answer"]) for r in rows
-    ]
+    items = [(img.of(b, r), r["question"], r["answer"]) for r in rows]
     net, proc = load_evaluated_model(str(model_dir), adapter, "float32", "cpu")
     return -sum(answer_logprobs(net, proc, items)) / len(items)
 
 
 @pytest.fixture
 def run_method(tiny_original, small_bench, method_config):
-    """``run_method(name, out, **options)``: ``smfa unlearn`` on forget10 with few steps."""
-    from smfa.unlearn import unlearn
+    """``run_method(name, out, options, **kwargs)``: ``smfa unlearn`` on forget10, few steps."""
+    from smfa.stages.unlearn import unlearn
 
-    def run(name, out, **options):
+    def run(name, out, options=None, **kwargs):
         return unlearn(
             name,
             str(tiny_original),
@@ -63,7 +60,8 @@ def run_method(tiny_original, small_bench, method_config):
             str(out),
             forget="forget10",
             method_config=method_config,
-            **options,
+            options=options,
+            **kwargs,
         )
 
     return run
@@ -101,12 +99,12 @@ def test_smfa_outputs_peft_adapters_merged_model_and_mask_stats(
 ):
     from peft import PeftModel
 
-    from smfa.eval.evaluate import load_evaluated_model
+    from smfa.adapters import adapter_deltas
     from smfa.io import load_safetensors
     from smfa.models import load
-    from smfa.sculpt import adapter_deltas
+    from smfa.stages.evaluate import load_evaluated_model
 
-    out = run_method("smfa", str(tmp_path / "smfa"), k=1.0, merge=True)
+    out = run_method("smfa", str(tmp_path / "smfa"), {"k": 1.0}, merge=True)
     # The two adapters are standard peft folders.
     for tag in ("mfa", "anchor"):
         base, _ = load(str(tiny_original))
@@ -136,7 +134,7 @@ def test_smfa_outputs_peft_adapters_merged_model_and_mask_stats(
 def test_resculpt_k_limits_match_methods(tmp_path, run_method):
     """smfa sculpt with k = inf equals the raw MFA (idk), and k = 0 equals criteria c."""
     from smfa.io import load_safetensors
-    from smfa.sculpt_stage import sculpt
+    from smfa.stages.sculpt import sculpt
 
     src = run_method("smfa", str(tmp_path / "smfa"))
     mfa, anchor = str(src / "adapters" / "mfa"), str(src / "adapters" / "anchor")
@@ -161,11 +159,11 @@ def test_resculpt_k_limits_match_methods(tmp_path, run_method):
 def test_tiny_original_selects_the_tuned_tiny_unlearning_configs(tiny_original):
     import yaml
 
-    from smfa.unlearn import default_config_path
+    from smfa.stages.unlearn import default_config_path, is_tiny
 
     assert yaml.safe_load((tiny_original / "config.yaml").read_text())["model"] == "tiny"
-    assert default_config_path("smfa", tiny_original).parts[-2:] == ("tiny", "smfa.yaml")
-    assert default_config_path("ga", tiny_original).parts[-2:] == ("tiny", "default.yaml")
+    assert default_config_path("smfa", is_tiny(tiny_original)).parts[-2:] == ("tiny", "smfa.yaml")
+    assert default_config_path("ga", is_tiny(tiny_original)).parts[-2:] == ("tiny", "default.yaml")
 
 
 def test_full_finetuning_gives_a_dense_delta(tiny_original, tmp_path, run_method):

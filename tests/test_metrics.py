@@ -21,10 +21,10 @@ from smfa.eval.metrics import (
     refusal_rate,
     refusal_set,
     rouge_l,
-    summarize,
     truth_ratio,
     truth_ratio_stat,
 )
+from smfa.eval.summary import summarize
 
 
 def test_rouge_l_lcs_by_hand():

@@ -11,7 +11,7 @@ from PIL import Image
 from tiny_families import WORDS, build_gemma3, build_qwen2_vl
 
 from smfa.errors import SmfaError
-from smfa.methods.losses import nll_loss, sequence_logprob_sum
+from smfa.losses import nll_loss, sequence_logprob_sum
 from smfa.models import answer_logits, load, supports_images, tiny
 from smfa.models.format import (
     IGNORE_INDEX,

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
+import yaml
 
 from smfa.paths import shipped_config
 
@@ -112,3 +116,97 @@ def test_changing_one_method_reruns_only_it(smoke_run, tmp_path):
     after = json.loads((copy / "smoke" / "manifest.json").read_text())["stages"]
     changed = {k for k in after if after[k] != before.get(k)}
     assert changed == {"method gd", "eval gd", "report"}
+
+
+def _copy_run(smoke_run, tmp_path, **changes):
+    """A copy of the smoke run folder and a config file with ``changes`` applied."""
+    import shutil
+
+    cfg = yaml.safe_load(shipped_config("run", "smoke.yaml").read_text())
+    cfg["train_config"] = str(shipped_config("train", "smoke.yaml"))
+    cfg["unlearn_config"] = str(shipped_config("unlearn", "smoke.yaml"))
+    cfg.update(changes)
+    copy = tmp_path / "runs"
+    shutil.copytree(smoke_run, copy / "smoke")
+    path = tmp_path / "changed.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path, copy / "smoke"
+
+
+PLUGIN = '''
+from smfa.methods.base import Method
+from smfa.methods.streams import idk_streams, nll
+from smfa.registry import METHODS
+
+
+@METHODS.register("forgetful")
+class Forgetful(Method):
+    """Refusal tuning on the forget set and retain_few (a test plugin)."""
+
+    main_stream = "train"
+
+    def streams(self, ctx):
+        return idk_streams(ctx)
+
+    def loss(self, model, batches, ref):
+        return nll(model, batches, ref)
+'''
+
+
+def test_a_method_in_a_new_module_runs_everywhere_without_editing_smfa(smoke_run, tmp_path):
+    """One decorated class in a module of a temporary package ($SMFA_PLUGINS): it is in
+    ``smfa unlearn --help``, runs in the smoke pipeline and shows in the report."""
+    pkg = tmp_path / "plugins" / "myplug"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "forgetful.py").write_text(PLUGIN)
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(tmp_path / "plugins"),
+        SMFA_PLUGINS="myplug",
+        HF_HUB_OFFLINE="1",
+        SMFA_QUIET="1",
+    )
+
+    def smfa(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "smfa", *map(str, args)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=600,
+        )
+
+    res = smfa("unlearn", "--help")
+    assert res.returncode == 0 and "forgetful" in res.stdout, res.stderr[-2000:]
+    methods = {"idk": {"method": "idk"}, "forgetful": {"method": "forgetful"}}
+    cfg, run_dir = _copy_run(smoke_run, tmp_path, methods=methods, sweep={})
+    res = smfa("run", cfg, "--out", run_dir.parent)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert (run_dir / "methods" / "forgetful" / "delta.safetensors").is_file()
+    result = json.loads((run_dir / "eval" / "forgetful.json").read_text())
+    assert result["summary"]["main"]["fact"]["forget_mem"] is not None
+    md = (run_dir / "report.md").read_text()
+    assert "| forgetful |" in md
+
+
+def test_k_sweep_keeps_the_methods_other_options(smoke_run, tmp_path):
+    """sweep.k re-sculpts with the main smfa method's criteria (here: R only), not the default."""
+    import torch
+
+    from smfa.io import load_safetensors
+    from smfa.pipeline import run
+    from smfa.stages.sculpt import sculpt
+
+    methods = {"smfa": {"method": "smfa", "options": {"criteria": "r"}}}
+    cfg, run_dir = _copy_run(smoke_run, tmp_path, methods=methods, sweep={"k": [5]})
+    run(str(cfg), out=str(run_dir.parent))
+    point = run_dir / "methods" / "sweep" / "k_5"
+    layers = json.loads((point / "mask_stats.json").read_text())["layers"]
+    assert layers and all(v["criteria"] == "r" and v["k"] == 5 for v in layers.values())
+    adapters = run_dir / "methods" / "smfa" / "adapters"
+    ref = sculpt(
+        str(adapters / "mfa"), str(adapters / "anchor"), str(tmp_path / "ref"), k=5, criteria="r"
+    )
+    got, want = (load_safetensors(p / "delta.safetensors") for p in (point, ref))
+    assert got.keys() == want.keys() and all(torch.equal(got[k], want[k]) for k in got)

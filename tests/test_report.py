@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from smfa.errors import SmfaError
-from smfa.report import report
-from smfa.report.masks import module_type
+from smfa.names import module_type
 from smfa.report.tables import mean_std
+from smfa.stages.report import report
 
 FORGET = "forget10"
 KEYS = (
@@ -254,9 +254,8 @@ def test_minimal_run_folder(tmp_path):
 
 
 def test_mean_std_and_module_type_helpers():
-    from smfa.sculpt import module_type as sculpt_module_type
-
     assert mean_std([7.0, 8.0, None]) == (7.5, pytest.approx(0.5**0.5))
     assert mean_std([None]) == (None, None)
-    for key in ("model.layers.0.mlp.up_proj.weight", "a.q_proj.weight@view0", "bias"):
-        assert module_type(key) == sculpt_module_type(key)
+    expected = {"model.layers.0.mlp.up_proj.weight": "up_proj", "a.q_proj.weight@view0": "q_proj"}
+    for key, kind in {**expected, "bias": "bias"}.items():
+        assert module_type(key) == kind

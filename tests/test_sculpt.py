@@ -9,23 +9,25 @@ import torch
 
 torch.set_num_threads(1)
 
+from smfa.adapters import (  # noqa: E402
+    adapter_deltas,
+    apply_deltas,
+    iter_adapter_deltas,
+    sculpt_adapters,
+    sculpt_deltas,
+    write_lora_adapter,
+)
 from smfa.errors import SmfaError  # noqa: E402
 from smfa.io import save_safetensors  # noqa: E402
 from smfa.sculpt import (  # noqa: E402
-    adapter_deltas,
-    apply_deltas,
     combine_deltas,
-    iter_adapter_deltas,
     lora_delta,
     mask_stats_table,
     merge,
     rho,
     sculpt,
-    sculpt_adapters,
-    sculpt_deltas,
     sculpt_mask,
     svd_refactor,
-    write_lora_adapter,
 )
 
 # Hand example. ‖ΔW_a‖² = 1+1+1+1 = 4, ‖ΔW_f‖² = 4+1+1+9+1 = 16, so ρ = 4 / (2 + 1e-12) = 2

@@ -1,6 +1,7 @@
 """The ``smfa`` command line: one subcommand per stage, mapped to the Python API.
 
-No logic lives here. ``--help`` of every subcommand comes from the function's docstring.
+No logic lives here. ``--help`` of every subcommand comes from the function's docstring;
+``smfa unlearn METHOD`` has one subcommand per registered method, its options as flags.
 Errors caused by the user's input print one line (``error: ...``) and exit with code 2.
 """
 
@@ -10,24 +11,24 @@ import sys
 
 
 def _commands() -> dict:
-    from smfa import bench, original, unlearn
-    from smfa.eval.evaluate import evaluate
-    from smfa.sculpt_stage import sculpt
+    from smfa import bench
+    from smfa.pipeline import demo, run
+    from smfa.stages.evaluate import evaluate
+    from smfa.stages.report import report
+    from smfa.stages.sculpt import sculpt
+    from smfa.stages.train_original import train_original
+    from smfa.stages.unlearn import method_commands
 
-    cmds = {
+    return {
         "bench": {"build": bench.build, "validate": bench.validate, "show": bench.show},
-        "train": original.train_original,
-        "unlearn": unlearn.unlearn,
+        "train": train_original,
+        "unlearn": method_commands(),
         "sculpt": sculpt,
         "eval": evaluate,
+        "run": run,
+        "demo": demo,
+        "report": report,
     }
-    try:  # stages that arrive with the pipeline
-        from smfa import pipeline, report
-
-        cmds.update({"run": pipeline.run, "demo": pipeline.demo, "report": report.report})
-    except ImportError:
-        pass
-    return cmds
 
 
 def _quiet_libraries() -> None:
@@ -41,6 +42,57 @@ def _quiet_libraries() -> None:
     hf_logging.disable_progress_bar()
 
 
+def _parser_class():
+    """jsonargparse's parser, with parse errors raised as one-line :class:`SmfaError`s."""
+    from jsonargparse import ArgumentParser
+
+    from smfa.errors import SmfaError
+
+    class Parser(ArgumentParser):
+        def error(self, message: str, ex: Exception | None = None):
+            prog = self.prog.replace(" [options]", "")
+            raise SmfaError(f"{prog}: {parse_error(str(message), prog)} (see {prog} --help)")
+
+    return Parser
+
+
+def parse_error(message: str, prog: str = "smfa") -> str:
+    """jsonargparse's (multi-line) parse error as one short line naming the flag."""
+    import re
+
+    text = " ".join(message.split())
+    if m := re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", text):
+        what = "method" if prog.endswith(" unlearn") else "subcommand"
+        return f"unknown {what} '{m.group(1)}'; known: {m.group(2).replace(chr(39), '')}"
+    if m := re.search(r"arguments are required: (\S+)", text):
+        return f"missing argument '{m.group(1).rsplit('.', 1)[-1].rstrip(',')}'"
+    if m := re.search(r'Parser key "([^"]+)"', text):
+        kinds = re.findall(r"Expected a <class '(?:[\w.]+\.)?(\w+)'>|Not of type (\w+)", text)
+        kinds = [a or b for a, b in kinds if (a or b) != "NoneType"]
+        got = re.search(r"(?:Given|Got) value: (.*?)(?: Given value type|$)", text)
+        names = {
+            "Real": "a number (inf allowed)",
+            "int": "an integer",
+            "float": "a number",
+            "bool": "true or false",
+            "str": "a string",
+        }
+        detail = f"expected {names.get(kinds[0], kinds[0])}" if kinds else "invalid value"
+        return f"--{m.group(1)}: {detail}" + (f", got {got.group(1)!r}" if got else "")
+    return text
+
+
+def _register_types() -> None:
+    from jsonargparse.typing import register_type
+
+    from smfa.config import Real
+
+    try:
+        register_type(Real, serializer=float, deserializer=float)
+    except ValueError:  # already registered (main called twice in one process)
+        pass
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``smfa`` console script."""
     from jsonargparse import CLI
@@ -49,12 +101,15 @@ def main(argv: list[str] | None = None) -> None:
     from smfa.progress import set_quiet
 
     _quiet_libraries()
+    _register_types()
     argv = list(sys.argv[1:] if argv is None else argv)
     if "--quiet" in argv:
         argv.remove("--quiet")
         set_quiet(True)
     try:
-        result = CLI(_commands(), args=argv, as_positional=True, prog="smfa")
+        result = CLI(
+            _commands(), args=argv, as_positional=True, prog="smfa", parser_class=_parser_class()
+        )
     except SmfaError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)

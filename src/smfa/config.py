@@ -13,6 +13,14 @@ from typing import Any
 SCHEDULES = ("constant", "linear", "cosine")
 
 
+class Real(float):
+    """A float whose command-line form also accepts ``inf`` (``--k inf``).
+
+    jsonargparse reads a plain ``float`` flag as YAML, where ``inf`` is a string and only
+    ``.inf`` is infinity; the CLI registers this type to parse its flags with ``float()``.
+    """
+
+
 def _check(cond: bool, name: str, value: Any, why: str) -> None:
     if not cond:
         raise ValueError(f"{name}={value!r}: {why}")

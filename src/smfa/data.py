@@ -109,3 +109,25 @@ def refusal_samples(bench, forget: str, seed: int, views: Sequence[str] = MEMORY
 def gold_forget_samples(bench, forget: str, views: Sequence[str] = MEMORY_QTYPES) -> list[Sample]:
     """Forget memory questions with their real answers (ascent targets, task vectors)."""
     return samples_from_rows(bench, forget_rows(bench, forget, views))
+
+
+class ImageCache:
+    """Opens each image file once (RGB); ``cache(None)`` is None (a text-only question)."""
+
+    def __init__(self):
+        self._cache = {}
+
+    def __call__(self, path: str | None):
+        if path is None:
+            return None
+        if path not in self._cache:
+            from PIL import Image
+
+            with Image.open(path) as im:
+                self._cache[path] = im.convert("RGB")
+        return self._cache[path]
+
+    def of(self, bench, row: dict):
+        """The image of a benchmark row (question or profile), or None for text-only rows."""
+        path = bench.image_path(row)
+        return self(str(path)) if path is not None else None

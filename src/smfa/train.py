@@ -20,8 +20,10 @@ from pathlib import Path
 import torch
 
 from smfa.config import LoraSettings, TrainConfig, to_dict
-from smfa.data import Sample
+from smfa.data import ImageCache, Sample
 from smfa.io import load_safetensors, save_safetensors, sha256_bytes, staged_dir, write_json
+from smfa.losses import nll_loss
+from smfa.models.forward import answer_logits
 from smfa.progress import bar
 
 # Every attention / MLP projection of the language model; vision towers and projectors excluded.
@@ -160,23 +162,6 @@ class EncodedCache:
 
         enc = [self.encoded(s) for s in samples]
         return collate(self.processor, enc, padding_side="right")
-
-
-class ImageCache:
-    """Opens each image file once (RGB)."""
-
-    def __init__(self):
-        self._cache = {}
-
-    def __call__(self, path: str | None):
-        if path is None:
-            return None
-        if path not in self._cache:
-            from PIL import Image
-
-            with Image.open(path) as im:
-                self._cache[path] = im.convert("RGB")
-        return self._cache[path]
 
 
 def _trainable(model) -> dict[str, torch.nn.Parameter]:
@@ -350,8 +335,6 @@ def _write_log(path: Path, log: list[dict]) -> None:
 
 def nll_loss_fn(stream: str = "train") -> LossFn:
     """Plain next-token cross-entropy on the answer tokens of one stream."""
-    from smfa.methods.losses import nll_loss  # not at module top: smfa.methods imports train
-    from smfa.models.forward import answer_logits
 
     def loss_fn(model, batches):
         return nll_loss(*answer_logits(model, batches[stream])), {}

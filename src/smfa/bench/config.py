@@ -6,24 +6,9 @@ import random
 from dataclasses import asdict, dataclass
 
 from smfa.bench import vocab
+from smfa.splits import FORGET_FRACTIONS, PROFILE_SPLITS, SCENE_SPLITS, SPLITS  # noqa: F401
 
 DOMAINS = ("faces", "fundus")
-FORGET_SPLITS = {"forget05": 0.05, "forget10": 0.10, "forget15": 0.15}
-#: Every table of a benchmark, in the order of the dataset card.
-SPLITS = (
-    "forget05",
-    "forget10",
-    "forget15",
-    "retain",
-    "retain_few",
-    "unseen",
-    "holdout",
-    "strangers",
-    "scenes_train",
-    "scenes_eval",
-)
-PROFILE_SPLITS = SPLITS[:8]
-SCENE_SPLITS = SPLITS[8:]
 
 
 def round_half_up(x: float) -> int:
@@ -93,7 +78,7 @@ class BenchConfig:
             if getattr(self, name) is None:
                 setattr(self, name, default_extra)
             _check_int(name, getattr(self, name), 1)
-        n_retain = self.profiles - forget_count(self.profiles, FORGET_SPLITS["forget15"])
+        n_retain = self.profiles - forget_count(self.profiles, FORGET_FRACTIONS["forget15"])
         if self.retain_few is None:
             self.retain_few = max(4, round_half_up(0.05 * n_retain))
         _check_int("retain_few", self.retain_few, 1, n_retain)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import random
 
-from smfa.bench.config import FORGET_SPLITS, forget_count
+from smfa.bench.config import forget_count
+from smfa.splits import FORGET_FRACTIONS
 
 
 def stratified_order(items: list[dict], rnd: random.Random) -> list[dict]:
@@ -38,7 +39,7 @@ def assign(people: list[dict], retain_few: int, rnd: random.Random) -> dict[str,
     """
     trained = stratified_order([p for p in people if p["group"] == "trained"], rnd)
     tables: dict[str, list[dict]] = {}
-    for name, frac in FORGET_SPLITS.items():
+    for name, frac in FORGET_FRACTIONS.items():
         tables[name] = trained[: forget_count(len(trained), frac)]
     retain = trained[len(tables["forget15"]) :]
     tables["retain"] = retain

@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from smfa.methods.losses import token_logprobs
+from smfa.losses import token_logprobs
 from smfa.models.forward import answer_logits
 from smfa.progress import bar
 

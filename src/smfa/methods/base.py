@@ -6,7 +6,10 @@ methods, merges (TIES, task arithmetic, SMFA's sculpted MFA) and full fine-tunin
 so that evaluation treats every method the same way.
 
 To add a method: subclass, give it an ``Options`` dataclass, define ``streams`` and ``loss`` (or
-override ``run``), and decorate with ``@METHODS.register("name")``.
+override ``run``), and decorate with ``@METHODS.register("name")``. A method whose result is a
+function of adapters that another method trains (SMFA's MFA and anchor) declares their tags in
+``reuses`` and computes the result in ``from_adapters``; one that trains such adapters declares
+them in ``adapter_tags``. A run then trains them once.
 """
 
 from __future__ import annotations
@@ -32,17 +35,24 @@ class NoOptions:
 
 @dataclass
 class UnlearnContext:
-    """Everything a method may use (and nothing more: no full retain set)."""
+    """Everything a method may use (and nothing more: no full retain set).
+
+    The seed of every random choice (initialisation, data order, refusal draws, ``retain_few``
+    resampling) is ``train.seed``.
+    """
 
     bench: Any
     forget: str
     original: Path
     work: Path
     train: TrainConfig
-    seed: int = 0
     retain_few: int | None = None
     device: str = "cpu"
     dtype: str = "float32"
+
+    @property
+    def seed(self) -> int:
+        return self.train.seed
 
     def load_original(self):
         from smfa.models import load
@@ -62,9 +72,10 @@ class MethodResult:
 class Method:
     """Base class: trains one adapter (or all weights) on ``streams`` with ``loss``."""
 
-    name: ClassVar[str] = ""
     Options: ClassVar[type] = NoOptions
     main_stream: ClassVar[str] = "forget"
+    #: Variants a run adds by default: ``{label: {"options": {...}, "group": "ablation"}}``.
+    variants: ClassVar[dict[str, dict]] = {}
 
     def __init__(self, options: Any = None):
         self.opts = options if options is not None else self.Options()
@@ -76,11 +87,17 @@ class Method:
     def loss(self, model, batches: dict[str, dict], ref) -> tuple[torch.Tensor, dict]:
         raise NotImplementedError
 
-    def from_adapters(self, adapters: dict[str, Path]) -> MethodResult | None:
-        """The result computed from already-trained SMFA adapters (``mfa``, ``anchor``), or
-        None when this method cannot reuse them. Lets a run train the MFA and RA once for
-        smfa, its ablations, idk, ties and k sweeps."""
-        return None
+    def adapter_tags(self) -> tuple[str, ...]:
+        """Tags of the trained adapters other methods may reuse (saved under ``adapters/``)."""
+        return ()
+
+    def reuses(self) -> tuple[str, ...]:
+        """Tags of the adapters :meth:`from_adapters` computes the result from (``()``: none)."""
+        return ()
+
+    def from_adapters(self, adapters: dict[str, Path]) -> MethodResult:
+        """The result computed from already-trained adapters ``{tag: folder}`` (no training)."""
+        raise NotImplementedError(f"{type(self).__name__} does not reuse adapters")
 
     # -- shared machinery --------------------------------------------------------------------
     def run(self, ctx: UnlearnContext) -> MethodResult:
@@ -92,6 +109,12 @@ class Method:
             {"adapter": adapter} if adapter else {},
             {"steps": len(log), "final_loss": log[-1]["loss"] if log else None},
         )
+
+    @property
+    def name(self) -> str:
+        from smfa.registry import METHODS
+
+        return next((n for n, cls in METHODS.items() if cls is type(self)), type(self).__name__)
 
 
 class Reference:
@@ -128,7 +151,7 @@ def train_delta(
     adapter is saved (peft format) under ``ctx.work / tag``; full fine-tuning returns
     ΔW = W_trained − W_o for every changed weight and no adapter folder.
     """
-    from smfa.sculpt import adapter_deltas
+    from smfa.adapters import adapter_deltas
 
     cfg = train or ctx.train
     model, processor = ctx.load_original()
@@ -161,10 +184,3 @@ def train_delta(
     adapter = work / "peft"
     model.save_pretrained(adapter, safe_serialization=True)
     return adapter_deltas(adapter), adapter, log
-
-
-def retain_few_samples(ctx: UnlearnContext) -> list[Sample]:
-    """D_r^few of this run (:func:`smfa.data.retain_few_samples` with the context's size)."""
-    from smfa.data import retain_few_samples as from_bench
-
-    return from_bench(ctx.bench, ctx.retain_few, ctx.seed)

@@ -8,26 +8,26 @@
 
 ``mfa_views="separate"`` trains one MFA per view (image, text), sculpts each against the same
 RA and combines them (``combine="mean"|"sum"``). Ablations: ``criteria`` "c", "r", "none".
-Re-sculpting saved adapters needs no training (:func:`sculpt_saved`, ``smfa sculpt``).
+Re-sculpting saved adapters needs no training (``from_adapters``, ``smfa sculpt``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from smfa.methods.base import Method, MethodResult, train_delta
-from smfa.methods.refusal import anchor_streams, idk_streams, nll
+from smfa.methods.streams import anchor_streams, idk_streams, nll
 from smfa.registry import METHODS
+from smfa.sculpt import CRITERIA, check_k
 
-CRITERIA = ("cr", "c", "r", "none")
 VIEWS = {"image": ("image_memory",), "text": ("text_memory",)}
 
 
 @dataclass
 class SMFAOptions:
     """Attributes:
-    k: relative-magnitude threshold (k → ∞: raw MFA; k = 0: directional conflict only).
+    k: relative-magnitude threshold, >= 0 (k → ∞ or inf: raw MFA; k = 0: directional
+        conflict only).
     criteria: which masks delete entries: cr (C & R, the paper), c, r, or none (raw MFA).
     mfa_views: joint (one MFA on both views) or separate (one MFA per view, then combined).
     combine: how separate per-view sculpted MFAs are combined: mean or sum.
@@ -39,8 +39,10 @@ class SMFAOptions:
     combine: str = "mean"
 
     def __post_init__(self):
-        if not self.k >= 0:
-            raise ValueError(f"k={self.k!r}: must be >= 0")
+        try:
+            self.k = check_k(self.k)
+        except ValueError:
+            raise ValueError(f"k={self.k!r}: must be a number >= 0 (inf allowed)") from None
         if self.criteria not in CRITERIA:
             raise ValueError(f"criteria={self.criteria!r}: one of {', '.join(CRITERIA)}")
         if self.mfa_views not in ("joint", "separate"):
@@ -49,55 +51,45 @@ class SMFAOptions:
             raise ValueError(f"combine={self.combine!r}: mean or sum")
 
 
-def sculpt_saved(
-    mfa_dirs: list[Path], anchor_dir: Path, k: float, criteria: str, combine: str = "mean"
-):
-    """Sculpt saved MFA adapter(s) against a saved RA, one layer at a time.
-
-    Returns (ΔW'_f per base weight, per-layer mask statistics). Several MFA folders (one per
-    view) are sculpted separately and combined with ``combine``.
-    """
-    from smfa.sculpt import combine_deltas, sculpt_adapters
-
-    per_view, stats = [], {}
-    for i, mfa in enumerate(mfa_dirs):
-        view = {}
-        for key, delta, st in sculpt_adapters(mfa, anchor_dir, k, criteria):
-            view[key] = delta
-            stats[key if len(mfa_dirs) == 1 else f"{key}@view{i}"] = st
-        per_view.append(view)
-    if len(per_view) == 1:
-        return per_view[0], stats
-    return {k_: combine_deltas([v[k_] for v in per_view], combine) for k_ in per_view[0]}, stats
-
-
 @METHODS.register("smfa")
 class SMFA(Method):
     """Sculpted Memory Forgetting Adapter (Zeng et al., 2025): MFA sculpted by the RA."""
 
     Options = SMFAOptions
+    variants = {
+        "smfa_c": {"options": {"criteria": "c"}, "group": "ablation"},
+        "smfa_r": {"options": {"criteria": "r"}, "group": "ablation"},
+    }
+
+    def mfa_tags(self) -> tuple[str, ...]:
+        return ("mfa",) if self.opts.mfa_views == "joint" else tuple(f"mfa_{v}" for v in VIEWS)
+
+    def adapter_tags(self):
+        return (*self.mfa_tags(), "anchor")
+
+    def reuses(self):
+        return self.adapter_tags()
 
     def run(self, ctx):
-        o = self.opts
-        if o.mfa_views == "joint":
+        if ctx.train.full_finetune:
+            raise ValueError("smfa: full_finetune is not supported (sculpting needs adapters)")
+        if self.opts.mfa_views == "joint":
             view_streams = {"mfa": idk_streams(ctx)}
         else:
             view_streams = {f"mfa_{v}": idk_streams(ctx, q) for v, q in VIEWS.items()}
-        if ctx.train.full_finetune:
-            raise ValueError("smfa: full_finetune is not supported (sculpting needs adapters)")
         adapters = {}
         for tag, streams in view_streams.items():
             _, adapters[tag], _ = train_delta(ctx, streams, nll, tag, main="train", desc=tag)
         _, adapters["anchor"], _ = train_delta(
             ctx, anchor_streams(ctx), nll, "anchor", main="train", desc="anchor"
         )
-        mfas = [adapters[t] for t in view_streams]
-        delta, stats = sculpt_saved(mfas, adapters["anchor"], o.k, o.criteria, o.combine)
-        return MethodResult(delta, adapters, {"mask_stats": stats})
+        result = self.from_adapters(adapters)
+        return MethodResult(result.delta, adapters, result.info)
 
     def from_adapters(self, adapters):
+        from smfa.adapters import sculpt_saved
+
         o = self.opts
-        if o.mfa_views != "joint" or "mfa" not in adapters:
-            return None
-        delta, stats = sculpt_saved([adapters["mfa"]], adapters["anchor"], o.k, o.criteria)
+        mfas = [adapters[t] for t in self.mfa_tags()]
+        delta, stats = sculpt_saved(mfas, adapters["anchor"], o.k, o.criteria, o.combine)
         return MethodResult(delta, {}, {"mask_stats": stats})

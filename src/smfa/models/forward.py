@@ -6,7 +6,7 @@ tiny model those two (the LM head and its log-softmax) are about a third of a tr
 :func:`answer_logits` asks the model for the logits of the last ``K`` positions
 (``logits_to_keep``, supported by every transformers generation model) where ``K`` covers the
 earliest answer token in the batch, and returns the labels cut to the same window, so every
-loss in :mod:`smfa.methods.losses` gives exactly the value it gives on the full sequence.
+loss in :mod:`smfa.losses` gives exactly the value it gives on the full sequence.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def answer_logits(model, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
     """``(logits, labels)`` of ``batch`` restricted to the answer window (see module doc).
 
     ``logits`` is ``[B, K, V]`` for positions ``start … L−1``; ``labels`` is ``labels[:, start:]``
-    (not shifted, like the full-sequence convention of :mod:`smfa.methods.losses`).
+    (not shifted, like the full-sequence convention of :mod:`smfa.losses`).
     """
     labels = batch["labels"]
     inputs = {k: v for k, v in batch.items() if k != "labels"}

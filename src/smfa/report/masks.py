@@ -12,20 +12,11 @@ from __future__ import annotations
 import re
 from statistics import fmean
 
+from smfa.names import module_type
 from smfa.report.doc import Table
 from smfa.report.tables import format_cell, mean_std
 
 _BLOCK = re.compile(r"^(.*)\.(\d+)\.")
-
-
-def module_type(base_key: str) -> str:
-    """``...self_attn.q_proj.weight`` -> ``q_proj`` (``@view`` suffix ignored).
-
-    The rule of :func:`smfa.sculpt.module_type`, restated so that the report does not import
-    torch; ``tests/test_report.py`` checks that the two agree.
-    """
-    parts = base_key.split("@", 1)[0].split(".")
-    return parts[-2] if len(parts) >= 2 and parts[-1] == "weight" else parts[-1]
 
 
 def block_of(base_key: str) -> tuple[str, int]:

@@ -1,23 +1,18 @@
 """Read what a run folder holds (SPEC §8): manifest, eval JSONs per seed, mask statistics.
 
-Nothing here loads a model: the report is made from the result files alone. Layout read::
-
-    <run>/manifest.json  config.yaml
-    <run>/eval/original.json  eval/retain_only.json  eval/<label>.json  eval/sweep/k_<k>.json
-    <run>/methods/<label>/mask_stats.json
-    <run>/seed_<s>/eval/...  seed_<s>/methods/...   (instead, when the run has several seeds)
+Nothing here loads a model: the report is made from the result files alone, found where
+:class:`smfa.layout.RunLayout` (the layout the pipeline writes) puts them.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from smfa.errors import SmfaError
 from smfa.io import read_json
-
-REFERENCES = ("original", "retain_only")
+from smfa.layout import REFERENCES, RunLayout, SeedLayout, format_k
+from smfa.layout import parse_k as _parse_k_text
 
 
 @dataclass
@@ -67,18 +62,18 @@ class Run:
         return [e for e in self.methods if e.group == group]
 
 
-def seed_roots(root: Path, manifest: dict) -> dict[str, Path]:
-    """``{seed: folder holding eval/ and methods/}``: ``seed_<s>/`` only with several seeds."""
+def seed_roots(root: Path, manifest: dict) -> dict[str, SeedLayout]:
+    """``{seed: its layout}``: ``seed_<s>/`` folders only with several seeds."""
     seeds = manifest.get("seeds") or []
     if not isinstance(seeds, list):
         raise SmfaError(f"{root / 'manifest.json'}: field 'seeds' must be a list")
-    if len(seeds) > 1:
-        return {str(s): root / f"seed_{s}" for s in seeds}
     if not seeds:
         found = sorted(root.glob("seed_*/eval"), key=lambda p: _seed_key(p.parent.name[5:]))
-        if len(found) > 1:
-            return {p.parent.name[5:]: p.parent for p in found}
-    return {str(seeds[0]) if seeds else "-": root}
+        seeds = [p.parent.name[5:] for p in found] if len(found) > 1 else []
+    layout = RunLayout(root, tuple(seeds))
+    if len(seeds) > 1:
+        return {str(s): layout.seed(s) for s in seeds}
+    return {str(seeds[0]) if seeds else "-": layout.seed(None)}
 
 
 def _seed_key(seed: str) -> tuple:
@@ -105,19 +100,12 @@ def manifest_methods(root: Path, manifest: dict) -> dict[str, dict]:
 def parse_k(path: Path) -> float:
     """``k_5.json`` -> 5.0, ``k_0.5.json`` -> 0.5, ``k_inf.json`` -> inf."""
     try:
-        return float(path.stem[2:])
+        return _parse_k_text(path.stem[2:])
     except ValueError:
         raise SmfaError(f"{path}: sweep file name must be k_<number>.json") from None
 
 
-def format_k(k: float) -> str:
-    """5.0 -> ``5``, 0.5 -> ``0.5``, inf -> ``inf``."""
-    if math.isinf(k):
-        return "inf"
-    return str(int(k)) if float(k).is_integer() else f"{k:g}"
-
-
-def _entries(root: Path, manifest: dict, roots: dict[str, Path]) -> list[Entry]:
+def _entries(root: Path, manifest: dict, roots: dict[str, SeedLayout]) -> list[Entry]:
     """Reference and method entries, in manifest order, then unlisted eval files."""
     entries = [Entry(label, "reference", group="reference") for label in REFERENCES]
     for label, spec in manifest_methods(root, manifest).items():
@@ -131,27 +119,27 @@ def _entries(root: Path, manifest: dict, roots: dict[str, Path]) -> list[Entry]:
             )
         )
     known = {e.label for e in entries}
-    extra = sorted({p.stem for r in roots.values() for p in (r / "eval").glob("*.json")} - known)
+    extra = sorted({p.stem for r in roots.values() for p in r.eval_dir.glob("*.json")} - known)
     entries += [Entry(label, "method") for label in extra]
     return entries
 
 
-def _sweep_entries(roots: dict[str, Path]) -> list[Entry]:
+def _sweep_entries(roots: dict[str, SeedLayout]) -> list[Entry]:
     """One entry per k found in any seed's ``eval/sweep/k_<k>.json``, sorted by k."""
-    files = [p for r in roots.values() for p in (r / "eval" / "sweep").glob("k_*.json")]
+    files = [p for r in roots.values() for p in r.sweep_eval_dir.glob("k_*.json")]
     ks = sorted({parse_k(p) for p in files})
     return [Entry(f"smfa k={format_k(k)}", "sweep", "smfa", {"k": k}, "sweep", k) for k in ks]
 
 
-def _eval_path(entry: Entry, seed_root: Path) -> Path | None:
+def _eval_path(entry: Entry, seed_root: SeedLayout) -> Path | None:
     """Where one seed's eval JSON of ``entry`` is (``None`` for a k that seed lacks)."""
     if entry.kind != "sweep":
-        return seed_root / "eval" / f"{entry.label}.json"
-    files = sorted((seed_root / "eval" / "sweep").glob("k_*.json"))
+        return seed_root.eval(entry.label)
+    files = sorted(seed_root.sweep_eval_dir.glob("k_*.json"))
     return next((p for p in files if parse_k(p) == entry.k), None)
 
 
-def _fill(entry: Entry, roots: dict[str, Path]) -> None:
+def _fill(entry: Entry, roots: dict[str, SeedLayout]) -> None:
     """Read the entry's eval JSON of every seed that has one."""
     for seed, r in roots.items():
         path = _eval_path(entry, r)
@@ -159,12 +147,12 @@ def _fill(entry: Entry, roots: dict[str, Path]) -> None:
             entry.evals[seed] = read_eval(path)
 
 
-def _mask_stats(methods: list[Entry], roots: dict[str, Path]) -> dict[str, dict[str, dict]]:
+def _mask_stats(methods: list[Entry], roots: dict[str, SeedLayout]) -> dict[str, dict[str, dict]]:
     """``{label: {seed: mask_stats.json}}`` for the methods that wrote mask statistics."""
     out: dict[str, dict[str, dict]] = {}
     for e in methods:
         for seed, r in roots.items():
-            path = r / "methods" / e.label / "mask_stats.json"
+            path = r.method(e.label) / "mask_stats.json"
             if path.is_file():
                 stats = read_json(path)
                 if not isinstance(stats, dict) or not isinstance(stats.get("layers"), dict):
@@ -195,7 +183,7 @@ def load_run(run_dir: str | Path) -> Run:
     if not isinstance(manifest, dict):
         raise SmfaError(f"{mpath}: expected a JSON object")
     all_roots = seed_roots(root, manifest)
-    roots = {s: r for s, r in all_roots.items() if (r / "eval").is_dir()} or _no_eval(all_roots)
+    roots = {s: r for s, r in all_roots.items() if r.eval_dir.is_dir()} or _no_eval(all_roots)
     entries = _entries(root, manifest, roots) + _sweep_entries(roots)
     for e in entries:
         _fill(e, roots)
@@ -218,7 +206,7 @@ def load_run(run_dir: str | Path) -> Run:
     )
 
 
-def _no_eval(roots: dict[str, Path]):
+def _no_eval(roots: dict[str, SeedLayout]):
     """Raise the error of a run folder that was not evaluated yet."""
     first = next(iter(roots.values()))
-    raise SmfaError(f"{first / 'eval'}: no evaluation results; run the eval stage first")
+    raise SmfaError(f"{first.eval_dir}: no evaluation results; run the eval stage first")

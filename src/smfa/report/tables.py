@@ -65,13 +65,34 @@ def refusal_rate(role: str) -> Callable[[dict], float | None]:
     return get
 
 
-def score_columns(score: str) -> list[Column]:
-    """The paper's columns + Scenes + Model Utility for ``rouge`` (×100) or ``fact`` (0–10)."""
-    cols = []
-    for title, key, lower in PAPER_COLUMNS + EXTRA_COLUMNS:
-        scale = 100.0 if score == "rouge" and key != "meaningful" else 1.0
-        cols.append(Column(title, main_metric(score, key), lower, scale))
-    return cols
+def score_columns(score: str, scale: float | None = None) -> list[Column]:
+    """The paper's columns + Scenes + Model Utility of one main metric, cells × ``scale``
+    (default: ×100 for ``rouge``, ×1 otherwise); Meaningful is always 0–10."""
+    if scale is None:
+        scale = 100.0 if score == "rouge" else 1.0
+    return [
+        Column(title, main_metric(score, key), lower, 1.0 if key == "meaningful" else scale)
+        for title, key, lower in PAPER_COLUMNS + EXTRA_COLUMNS
+    ]
+
+
+#: Main metrics of eval JSONs written before they described their metrics.
+DEFAULT_MAIN_METRICS = {
+    "rouge": {"title": "ROUGE-L F-measure (×100; Meaningful 0–10)", "scale": 100.0},
+    "fact": {"title": "Fact Score (0–10)", "scale": 1.0},
+}
+
+
+def main_metrics(run: Run) -> dict[str, dict]:
+    """``{summary key: description}`` of the metrics with a main table, as the eval JSONs
+    describe them (``metrics``, written from the METRICS registry), in first-seen order."""
+    found: dict[str, dict] = {}
+    for e in run.models + run.sweep:
+        for ev in e.evals.values():
+            for name, d in (ev.get("metrics") or {}).items():
+                if isinstance(d, dict) and d.get("main"):
+                    found.setdefault(d.get("group") or name, d)
+    return found or DEFAULT_MAIN_METRICS
 
 
 FORGETTING_COLUMNS = [
@@ -177,18 +198,19 @@ LEGEND = (
 def result_tables(run: Run, refs: list[Entry], entries: list[Entry], lead=()) -> list[Table]:
     """The ROUGE-L, Fact Score and forgetting tables of one set of rows."""
     note = seeds_note(run)
-    return [
+    tables = [
         metric_table(
-            "ROUGE-L F-measure (×100; Meaningful 0–10)",
+            d.get("title") or key,
             refs,
             entries,
-            score_columns("rouge"),
+            score_columns(key, float(d.get("scale", 1.0))),
             lead,
             LEGEND + note,
-        ),
-        metric_table(
-            "Fact Score (0–10)", refs, entries, score_columns("fact"), lead, LEGEND + note
-        ),
+        )
+        for key, d in main_metrics(run).items()
+    ]
+    return [
+        *tables,
         metric_table(
             "Forgetting checks",
             refs,

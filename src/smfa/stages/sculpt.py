@@ -1,9 +1,10 @@
-"""Stage: ``smfa sculpt`` — re-sculpt saved MFA/RA adapters with no training (k sweeps)."""
+"""Stage ``smfa sculpt``: re-sculpt saved MFA/RA adapters with no training (k sweeps)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from smfa.config import Real
 from smfa.errors import SmfaError
 from smfa.io import staged_dir, write_json, write_yaml
 
@@ -12,7 +13,7 @@ def sculpt(
     mfa: str,
     anchor: str,
     out: str,
-    k: float = 5.0,
+    k: Real = 5.0,
     criteria: str = "cr",
     combine: str = "mean",
     merge_into: str | None = None,
@@ -36,36 +37,45 @@ def sculpt(
         merge_into: original model folder: also write W_o + ΔW'_f to ``out/merged``.
         svd_rank: also write the sculpted delta as a LoRA of this rank (``out/lora``).
     """
-    from smfa.methods.smfa import SMFAOptions, sculpt_saved
-    from smfa.sculpt import mask_stats_table, write_lora_adapter
-    from smfa.unlearn import write_deltas, write_merged
+    from smfa.adapters import (
+        check_delta_matches,
+        mask_stats_file,
+        sculpt_saved,
+        write_delta,
+        write_lora_adapter,
+        write_merged,
+    )
+    from smfa.methods.smfa import SMFAOptions
 
     mfas = [m for m in mfa.split(",") if m] if isinstance(mfa, str) else list(mfa)
     try:
-        SMFAOptions(k=k, criteria=criteria, combine=combine)
+        opts = SMFAOptions(k=k, criteria=criteria, combine=combine)
     except ValueError as e:
         raise SmfaError(f"sculpt: {e}") from None
     for d in [*mfas, anchor]:
         if not (Path(d) / "adapter_config.json").is_file():
             raise SmfaError(f"{d}: adapter folder not found (no adapter_config.json)")
-    delta, stats = sculpt_saved([Path(m) for m in mfas], Path(anchor), k, criteria, combine)
+    delta, stats = sculpt_saved(
+        [Path(m) for m in mfas], Path(anchor), opts.k, opts.criteria, opts.combine
+    )
+    if merge_into:
+        check_delta_matches(delta, merge_into, source=f"{mfas[0]} (sculpted)")
     with staged_dir(out) as tmp:
-        write_deltas(tmp, delta, "smfa")
-        write_json(tmp / "mask_stats.json", mask_stats_table(stats))
+        write_delta(tmp, delta, "smfa")
+        mask_stats_file(tmp, stats)
         write_yaml(
             tmp / "config.yaml",
             {
                 "mfa": [str(Path(m).resolve()) for m in mfas],
                 "anchor": str(Path(anchor).resolve()),
-                "k": k,
-                "criteria": criteria,
-                "combine": combine,
+                "k": opts.k,
+                "criteria": opts.criteria,
+                "combine": opts.combine,
                 "svd_rank": svd_rank,
             },
         )
         if svd_rank:
-            errors = write_lora_adapter(tmp / "lora", delta, svd_rank)
-            write_json(tmp / "svd.json", errors)
+            write_json(tmp / "svd.json", write_lora_adapter(tmp / "lora", delta, svd_rank))
         if merge_into:
             write_merged(Path(merge_into), delta, tmp / "merged")
     return Path(out)

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from smfa.errors import SmfaError
-from smfa.eval.judges import RUBRICS, Judge, JudgeItem, as_items, fill_rubric, load_rubric
+from smfa.eval.judges.base import RUBRICS, Judge, JudgeItem, as_items, fill_rubric, load_rubric
 from smfa.io import write_json
 from smfa.registry import JUDGES
 

@@ -1,4 +1,4 @@
-"""Stage: train the "original" model (memorizes every profile) or the retain-only reference.
+"""Stage ``smfa train``: the "original" model (memorizes every profile) or the retain-only one.
 
 The paper's original model is a base MLLM fine-tuned on the benchmark. ``model="tiny"`` builds
 the tiny LLaVA-architecture default from its config (tokenizer from the benchmark's own words)
@@ -20,6 +20,7 @@ from smfa.io import read_yaml, staged_dir, write_json, write_yaml
 from smfa.paths import shipped_config
 from smfa.progress import say
 from smfa.runtime import resolve_device, resolve_dtype, work_dir_for
+from smfa.splits import check_forget
 from smfa.train import add_lora, fit, nll_loss_fn
 
 
@@ -99,8 +100,8 @@ def train_original(
     from smfa.models import tiny
 
     b = load_bench(bench)
-    if exclude is not None and exclude not in ("forget05", "forget10", "forget15"):
-        raise SmfaError(f"--exclude {exclude}: must be forget05, forget10 or forget15")
+    if exclude is not None:
+        check_forget(exclude, "--exclude")
     is_tiny = model == "tiny"
     cfg = load_original_config(train_config, is_tiny)
     if seed is not None:

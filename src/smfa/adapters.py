@@ -1,0 +1,426 @@
+"""peft LoRA adapter folders and weight deltas on disk: read, iterate ΔW, sculpt, apply, write.
+
+An adapter folder is peft's standard layout (``adapter_config.json`` +
+``adapter_model.safetensors``; pickle weights are refused). A *delta* is ``{base_key: ΔW}``
+(``delta.safetensors``, W = W_o + ΔW) — how every unlearning method's result is stored. The
+math lives in :mod:`smfa.sculpt` and :mod:`smfa.merging`; this module moves tensors between
+that math and files, one layer at a time where it can.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+
+import torch
+
+from smfa.errors import SmfaError
+from smfa.io import read_json, save_safetensors, staged_dir
+from smfa.names import PEFT_PREFIX, base_key, module_type  # noqa: F401  (module_type: API)
+from smfa.sculpt import EPS, combine_deltas, lora_delta, merge, sculpt, svd_refactor
+
+ADAPTER_CONFIG = "adapter_config.json"
+ADAPTER_WEIGHTS = "adapter_model.safetensors"
+DELTA_FILE = "delta.safetensors"
+
+
+def _alpha_for(module: str, cfg: dict) -> float:
+    """peft's rule (``get_pattern_key``): the first ``alpha_pattern`` key that matches the end
+    of the module name as a regex, else ``lora_alpha``."""
+    import re
+
+    for pattern, alpha in (cfg.get("alpha_pattern") or {}).items():
+        if re.match(rf"(.*\.)?({pattern})$", module):
+            return float(alpha)
+    return float(cfg.get("lora_alpha", 8))
+
+
+def _read_config(adapter_dir: Path) -> dict:
+    cfg_path = adapter_dir / ADAPTER_CONFIG
+    if not adapter_dir.is_dir():
+        raise SmfaError(f"{adapter_dir}: adapter folder not found")
+    cfg = read_json(cfg_path)
+    if not isinstance(cfg, dict):
+        raise SmfaError(f"{cfg_path}: expected a JSON object")
+    ptype = cfg.get("peft_type", "LORA")
+    if str(ptype).upper() != "LORA":
+        raise SmfaError(f"{cfg_path}: field 'peft_type' is {ptype!r}; only LoRA adapters sculpt")
+    for field in ("use_dora", "target_parameters", "lora_bias"):
+        if cfg.get(field):
+            raise SmfaError(
+                f"{cfg_path}: field '{field}' is set; its update is not scaling·B@A, "
+                "so SMFA cannot sculpt it"
+            )
+    return cfg
+
+
+def _weights_path(adapter_dir: Path) -> Path:
+    path = adapter_dir / ADAPTER_WEIGHTS
+    if not path.is_file():
+        if (adapter_dir / "adapter_model.bin").is_file():
+            raise SmfaError(
+                f"{adapter_dir / 'adapter_model.bin'}: pickle weights are refused; "
+                "re-save the adapter with safetensors"
+            )
+        raise SmfaError(f"{path}: file not found")
+    return path
+
+
+def adapter_layers(adapter_dir: str | os.PathLike) -> dict[str, dict]:
+    """Index a saved peft LoRA adapter without loading tensors.
+
+    Returns:
+        ``{base_key: {"a": key_A, "b": key_B, "scaling": s, "fan_in_fan_out": bool}}`` in
+        file order, with ``s = alpha / r`` or ``alpha / sqrt(r)`` under ``use_rslora``; ``r``
+        is read from the ``lora_A`` shape (which is what ``rank_pattern`` sets) and alpha from
+        ``alpha_pattern`` / ``lora_alpha`` with peft's matching rule.
+    """
+    from safetensors import safe_open
+
+    adapter_dir = Path(adapter_dir)
+    cfg = _read_config(adapter_dir)
+    path = _weights_path(adapter_dir)
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            shapes = {key: f.get_slice(key).get_shape() for key in f.keys()}
+    except Exception as e:
+        raise SmfaError(f"{path}: not a valid safetensors file ({type(e).__name__})") from None
+    layers: dict[str, dict] = {}
+    for key, shape in shapes.items():
+        if not key.endswith((".lora_A.weight", ".lora_B.weight")):
+            raise SmfaError(
+                f"{path}: tensor '{key}' is not a LoRA factor (modules_to_save, embeddings or "
+                "bias are not supported by sculpting)"
+            )
+        base = base_key(key)
+        entry = layers.setdefault(base, {})
+        entry["a" if ".lora_A." in key else "b"] = key
+        if ".lora_A." in key:
+            entry["r"] = shape[0]
+        if len(shape) != 2:
+            raise SmfaError(f"{path}: layer '{base}': factor {key} has shape {shape}; need 2-D")
+    use_rslora = bool(cfg.get("use_rslora", False))
+    for base, entry in layers.items():
+        if "a" not in entry or "b" not in entry:
+            missing = "lora_B" if "b" not in entry else "lora_A"
+            raise SmfaError(f"{path}: layer '{base}': {missing} factor is missing")
+        r = entry.pop("r")
+        alpha = _alpha_for(base[: -len(".weight")], cfg)
+        entry["scaling"] = alpha / math.sqrt(r) if use_rslora else alpha / r
+        entry["fan_in_fan_out"] = bool(cfg.get("fan_in_fan_out", False))
+    if not layers:
+        raise SmfaError(f"{path}: the adapter holds no LoRA layers")
+    return layers
+
+
+def iter_adapter_deltas(adapter_dir: str | os.PathLike) -> Iterator[tuple[str, torch.Tensor]]:
+    """Yield ``(base_key, ΔW)`` one layer at a time (float32, base weight layout).
+
+    Only the two factors of the current layer are read (``safe_open``), so peak extra memory
+    is about one layer's ΔW.
+    """
+    from safetensors import safe_open
+
+    adapter_dir = Path(adapter_dir)
+    layers = adapter_layers(adapter_dir)
+    path = _weights_path(adapter_dir)
+    with safe_open(str(path), framework="pt") as f:
+        for base, e in layers.items():
+            A, B = f.get_tensor(e["a"]), f.get_tensor(e["b"])
+            if B.shape[1] != A.shape[0]:
+                raise SmfaError(
+                    f"{path}: layer '{base}': lora_A {tuple(A.shape)} and lora_B "
+                    f"{tuple(B.shape)} do not multiply"
+                )
+            yield base, lora_delta(A, B, e["scaling"], e["fan_in_fan_out"])
+
+
+def adapter_deltas(adapter_dir: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """All layers' ``ΔW`` of a saved peft LoRA adapter: ``{base_key: float32 tensor}``."""
+    return dict(iter_adapter_deltas(adapter_dir))
+
+
+def _pair_error(where_: str, base: str, detail: str) -> SmfaError:
+    return SmfaError(
+        f"{where_}: layer '{base}': {detail}; MFA and anchor must cover the same layers"
+    )
+
+
+def sculpt_deltas(
+    deltas_f: Mapping[str, torch.Tensor] | Iterable[tuple[str, torch.Tensor]],
+    deltas_a: Mapping[str, torch.Tensor],
+    k: float,
+    criteria: str = "cr",
+    eps: float = EPS,
+    names: tuple[str, str] = ("mfa", "anchor"),
+) -> Iterator[tuple[str, torch.Tensor, dict]]:
+    """Sculpt every layer: yields ``(base_key, ΔW'_f, stats)`` in ``deltas_f`` order.
+
+    ``deltas_f`` may be a dict or a stream of pairs; ``deltas_a`` is looked up by key. Layers
+    present in only one of them, or with different shapes, raise :class:`SmfaError` naming
+    ``names`` (the files) and the layer.
+    """
+    items = deltas_f.items() if isinstance(deltas_f, Mapping) else deltas_f
+    seen = set()
+    for base, df in items:
+        seen.add(base)
+        if base not in deltas_a:
+            raise _pair_error(names[1], base, f"missing (present in {names[0]})")
+        da = deltas_a[base]
+        if da.shape != df.shape:
+            raise _pair_error(
+                names[1], base, f"shape {tuple(da.shape)} != {tuple(df.shape)} in {names[0]}"
+            )
+        sculpted, _, stats = sculpt(df, da, k, criteria, eps)
+        yield base, sculpted, stats
+    extra = [key for key in deltas_a if key not in seen]
+    if extra:
+        raise _pair_error(names[0], extra[0], f"missing (present in {names[1]})")
+
+
+class _LazyDeltas(Mapping):
+    """Read-on-demand ``{base_key: ΔW}`` view of an adapter folder (one layer per lookup)."""
+
+    def __init__(self, adapter_dir: Path):
+        self.dir = Path(adapter_dir)
+        self.layers = adapter_layers(self.dir)
+        self.path = _weights_path(self.dir)
+
+    def __getitem__(self, base: str) -> torch.Tensor:
+        from safetensors import safe_open
+
+        e = self.layers[base]
+        with safe_open(str(self.path), framework="pt") as f:
+            A, B = f.get_tensor(e["a"]), f.get_tensor(e["b"])
+        return lora_delta(A, B, e["scaling"], e["fan_in_fan_out"])
+
+    def __iter__(self):
+        return iter(self.layers)
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+
+def sculpt_adapters(
+    mfa_dir: str | os.PathLike,
+    anchor_dir: str | os.PathLike,
+    k: float,
+    criteria: str = "cr",
+    eps: float = EPS,
+) -> Iterator[tuple[str, torch.Tensor, dict]]:
+    """Stream SMFA over two saved peft adapters: yields ``(base_key, ΔW'_f, stats)``.
+
+    Layer pairing is checked before any tensor is read, so a mismatch raises
+    :class:`SmfaError` (naming the adapter file and the layer) before the first yield.
+    Peak extra memory is about two layers' ΔW.
+    """
+    mfa = _LazyDeltas(Path(mfa_dir))
+    anchor = _LazyDeltas(Path(anchor_dir))
+    names = (str(mfa.path), str(anchor.path))
+    shapes_f = _layer_shapes(mfa)
+    shapes_a = _layer_shapes(anchor)
+    for base, shape in shapes_f.items():
+        if base not in shapes_a:
+            raise _pair_error(names[1], base, f"missing (present in {names[0]})")
+        if shapes_a[base] != shape:
+            raise _pair_error(names[1], base, f"shape {shapes_a[base]} != {shape} in {names[0]}")
+    for base in shapes_a:
+        if base not in shapes_f:
+            raise _pair_error(names[0], base, f"missing (present in {names[1]})")
+    stream = ((base, mfa[base]) for base in mfa)
+    yield from sculpt_deltas(stream, anchor, k, criteria, eps, names)
+
+
+def _layer_shapes(lazy: _LazyDeltas) -> dict[str, tuple[int, int]]:
+    from safetensors import safe_open
+
+    out = {}
+    with safe_open(str(lazy.path), framework="pt") as f:
+        for base, e in lazy.layers.items():
+            b_shape = f.get_slice(e["b"]).get_shape()
+            a_shape = f.get_slice(e["a"]).get_shape()
+            shape = (b_shape[0], a_shape[1])
+            out[base] = shape[::-1] if e["fan_in_fan_out"] else shape
+    return out
+
+
+def write_lora_adapter(
+    out_dir: str | os.PathLike,
+    deltas: Mapping[str, torch.Tensor] | Iterable[tuple[str, torch.Tensor]],
+    rank: int,
+    base_model_name_or_path: str | None = None,
+    task_type: str | None = None,
+    dtype: torch.dtype = torch.float32,
+) -> dict[str, float]:
+    """Write dense deltas as a peft-loadable LoRA adapter of rank ``rank`` (truncated SVD).
+
+    The folder gets ``adapter_config.json`` (``r = lora_alpha = rank``, so scaling is 1;
+    ``target_modules`` = the explicit module names) and ``adapter_model.safetensors`` with
+    ``base_model.model.X.lora_A.weight`` / ``lora_B.weight``. ``rank >= min(out, in)`` of a
+    layer reproduces it up to float32 round-off. Written atomically (no partial folder).
+
+    Returns:
+        ``{base_key: relative Frobenius reconstruction error}``.
+    """
+    from peft import LoraConfig
+
+    items = deltas.items() if isinstance(deltas, Mapping) else deltas
+    tensors: dict[str, torch.Tensor] = {}
+    errors: dict[str, float] = {}
+    modules: list[str] = []
+    for base, delta in items:
+        if not base.endswith(".weight"):
+            raise ValueError(f"write_lora_adapter: key {base!r} does not end in '.weight'")
+        module = base[: -len(".weight")]
+        A, B, err = svd_refactor(delta, rank)
+        tensors[f"{PEFT_PREFIX}{module}.lora_A.weight"] = A.to(dtype)
+        tensors[f"{PEFT_PREFIX}{module}.lora_B.weight"] = B.to(dtype)
+        errors[base] = err
+        modules.append(module)
+    if not modules:
+        raise ValueError("write_lora_adapter: no deltas to write")
+    cfg = LoraConfig(
+        r=rank,
+        lora_alpha=rank,
+        lora_dropout=0.0,
+        target_modules=modules,
+        bias="none",
+        base_model_name_or_path=base_model_name_or_path,
+        task_type=task_type,
+    )
+    with staged_dir(out_dir) as tmp:
+        cfg.save_pretrained(str(tmp))
+        save_safetensors(tmp / ADAPTER_WEIGHTS, tensors, metadata={"format": "pt"})
+    return errors
+
+
+def check_delta_shapes(
+    shapes: Mapping[str, tuple], delta: Mapping[str, torch.Tensor], source: str
+) -> None:
+    """Every ``{base_key: ΔW}`` names a weight of ``shapes`` with the same shape and is finite.
+
+    Raises :class:`SmfaError` naming ``source`` and the first bad layer.
+    """
+    for base, d in delta.items():
+        if base not in shapes:
+            hint = (
+                " (a peft model? merge or unwrap it first)"
+                if any(".base_layer." in n for n in shapes)
+                else ""
+            )
+            raise SmfaError(
+                f"{source}: adapter does not match the model: layer '{base}' not in the model"
+                + hint
+            )
+        if tuple(shapes[base]) != tuple(d.shape):
+            raise SmfaError(
+                f"{source}: adapter does not match the model: layer '{base}' shape "
+                f"{tuple(d.shape)} vs model {tuple(shapes[base])}"
+            )
+        if d.is_floating_point() and not bool(torch.isfinite(d).all()):
+            raise SmfaError(f"{source}: layer '{base}': the update has non-finite entries")
+
+
+def model_shapes(model_dir: str | os.PathLike) -> dict[str, tuple]:
+    """Parameter shapes of a saved model, built on the meta device (no weights read)."""
+    from transformers import AutoConfig, AutoModelForImageTextToText
+
+    config = AutoConfig.from_pretrained(str(model_dir))
+    with torch.device("meta"):
+        model = AutoModelForImageTextToText.from_config(config)
+    return {n: tuple(p.shape) for n, p in model.named_parameters()}
+
+
+def check_delta_matches(
+    delta: Mapping[str, torch.Tensor], model_dir: str | os.PathLike, source: str
+) -> None:
+    """:func:`check_delta_shapes` against the model saved in ``model_dir``."""
+    check_delta_shapes(model_shapes(model_dir), delta, source)
+
+
+def apply_deltas(
+    model: torch.nn.Module, deltas: Mapping[str, torch.Tensor], source: str = "delta"
+) -> None:
+    """In place ``W += ΔW'`` for every ``{base_key: ΔW'}`` on a plain (non-peft) model.
+
+    Every key, shape and value is checked before any weight changes, so a mismatch or a
+    non-finite update leaves the model untouched and raises :class:`SmfaError` naming
+    ``source``. Math in float32, cast back to each weight's dtype.
+    """
+    params = dict(model.named_parameters())
+    check_delta_shapes({n: tuple(p.shape) for n, p in params.items()}, deltas, source)
+    with torch.no_grad():
+        for base, delta in deltas.items():
+            p = params[base]
+            p.copy_(merge(p, delta))
+
+
+def mask_stats_file(folder: Path, stats: Mapping[str, dict]) -> Path:
+    """``folder/mask_stats.json``: :func:`smfa.sculpt.mask_stats_table` of per-layer stats."""
+    from smfa.io import write_json
+    from smfa.sculpt import mask_stats_table
+
+    path = Path(folder) / "mask_stats.json"
+    write_json(path, mask_stats_table(stats))
+    return path
+
+
+def sculpt_saved(
+    mfa_dirs: list[Path], anchor_dir: Path, k: float, criteria: str = "cr", combine: str = "mean"
+) -> tuple[dict[str, torch.Tensor], dict[str, dict]]:
+    """Sculpt saved MFA adapter(s) against a saved RA, one layer at a time.
+
+    Returns ``(ΔW'_f per base weight, per-layer mask statistics)``. Several MFA folders (one
+    per view, ``mfa_views="separate"``) are sculpted separately and combined with ``combine``;
+    their statistics are keyed ``<base_key>@view<i>``.
+    """
+    per_view, stats = [], {}
+    for i, mfa in enumerate(mfa_dirs):
+        view = {}
+        for key, delta, st in sculpt_adapters(mfa, anchor_dir, k, criteria):
+            view[key] = delta
+            stats[key if len(mfa_dirs) == 1 else f"{key}@view{i}"] = st
+        per_view.append(view)
+    if len(per_view) == 1:
+        return per_view[0], stats
+    return {key: combine_deltas([v[key] for v in per_view], combine) for key in per_view[0]}, stats
+
+
+def write_delta(folder: Path, delta: Mapping[str, torch.Tensor], method: str) -> Path:
+    """``folder/delta.safetensors`` with the method's name in its metadata."""
+    path = Path(folder) / DELTA_FILE
+    save_safetensors(path, dict(delta), metadata={"format": "smfa-delta", "method": method})
+    return path
+
+
+def write_merged(original: Path, delta: Mapping[str, torch.Tensor], dest: Path, dtype="float32"):
+    """``W = W_o + ΔW`` saved with ``save_pretrained`` (plus the processor) to ``dest``."""
+    from smfa.models import load
+
+    model, processor = load(str(original), dtype=dtype, device="cpu")
+    apply_deltas(model, delta)
+    model.save_pretrained(dest, safe_serialization=True)
+    processor.save_pretrained(dest)
+
+
+def apply_update(model: torch.nn.Module, update: str | os.PathLike):
+    """A method's update applied to ``model``: a folder with ``delta.safetensors`` (added in
+    place) or a peft adapter folder (merged). Returns the model (a new object for peft)."""
+    from smfa.io import load_safetensors
+
+    a = Path(update)
+    if (a / DELTA_FILE).is_file():
+        delta = load_safetensors(a / DELTA_FILE, device=str(next(model.parameters()).device))
+        apply_deltas(model, delta, source=str(a / DELTA_FILE))
+        return model
+    if (a / ADAPTER_CONFIG).is_file():
+        from peft import PeftModel
+
+        _weights_path(a)  # safetensors only
+        try:
+            return PeftModel.from_pretrained(model, str(a)).merge_and_unload()
+        except (ValueError, RuntimeError, KeyError) as e:
+            raise SmfaError(f"{a}: adapter does not match the model ({type(e).__name__})") from None
+    raise SmfaError(f"{a}: neither {DELTA_FILE} nor {ADAPTER_CONFIG} found")

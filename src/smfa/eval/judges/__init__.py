@@ -1,0 +1,8 @@
+"""Judges of Fact and Meaningful scores; importing this package registers them in
+:data:`smfa.registry.JUDGES`: ``rule`` (default, offline), ``openai`` and ``hf``."""
+
+from smfa.eval.judges import hf, openai, rule  # noqa: F401  (registration)
+from smfa.eval.judges.base import Judge, JudgeItem, as_items, fill_rubric, get_judge, load_rubric
+from smfa.eval.judges.rule import RuleJudge
+
+__all__ = ["Judge", "JudgeItem", "RuleJudge", "as_items", "fill_rubric", "get_judge", "load_rubric"]

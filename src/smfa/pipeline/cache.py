@@ -1,0 +1,67 @@
+"""The stage cache of ``smfa run``: ``manifest.json`` records each finished stage's key.
+
+A stage's key is the hash of everything it depends on (its settings and the keys of the stages
+it reads); a stage whose key is recorded and whose outputs exist is skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from smfa.io import read_json, sha256_bytes, sha256_file, write_json
+from smfa.progress import say
+
+
+def key_of(obj) -> str:
+    """A short stable hash of a JSON-able object."""
+    return sha256_bytes(json.dumps(obj, sort_keys=True, default=str).encode())[:16]
+
+
+def file_key(path: Path | str | None) -> str | None:
+    """A short hash of a file's bytes (``None`` when there is no such file)."""
+    if path is None or not Path(path).is_file():
+        return None
+    return sha256_file(path)[:16]
+
+
+class Stages:
+    """Runs named stages once: a stage is skipped when its key and outputs are recorded."""
+
+    def __init__(self, manifest_path: Path, total: int):
+        self.path = Path(manifest_path)
+        self.manifest = read_json(self.path) if self.path.is_file() else {"stages": {}}
+        self.n, self.total = 0, total
+        self.t0 = time.monotonic()
+        self.ran: list[str] = []
+
+    def done(self, name: str, key: str, outputs: list[Path]) -> bool:
+        rec = self.manifest["stages"].get(name)
+        return bool(rec and rec["key"] == key and all(Path(o).exists() for o in outputs))
+
+    def run(self, name: str, key: str, outputs: list[Path], fn: Callable[[], object]) -> bool:
+        """Run ``fn`` unless the stage is done; record it. True when it ran."""
+        self.n += 1
+        if self.done(name, key, outputs):
+            return False
+        elapsed = time.monotonic() - self.t0
+        say(f"[{self.n}/{self.total}] {name}  (elapsed {elapsed / 60:.1f} min)")
+        t = time.monotonic()
+        fn()
+        self.manifest["stages"][name] = {
+            "key": key,
+            "outputs": [str(o) for o in outputs],
+            "seconds": round(time.monotonic() - t, 2),
+        }
+        self.ran.append(name)
+        self.save()
+        return True
+
+    def key(self, name: str) -> str:
+        """The recorded key of a stage ("" when it never ran)."""
+        return self.manifest["stages"].get(name, {}).get("key", "")
+
+    def save(self) -> None:
+        write_json(self.path, self.manifest)

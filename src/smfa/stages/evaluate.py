@@ -1,0 +1,174 @@
+"""Stage: ``smfa eval`` — the S-MLLMUn metrics of one model, written to one JSON file.
+
+For each split (forget, retain, unseen, holdout, scenes) and question type it records, per
+sample: the greedy answer and every registered metric (:mod:`smfa.eval.per_sample`: ROUGE-L,
+Fact and Meaningful scores from the judge, refusal, multiple-choice correctness and the truth
+ratio); then the aggregates of SPEC §5 (:func:`smfa.eval.summary.summarize`). Definitions:
+docs/metrics.md.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from smfa.errors import SmfaError
+from smfa.io import read_json, write_json
+from smfa.progress import say
+from smfa.splits import check_eval_splits, check_forget
+
+LOGPROB_SPLITS = ("forget", "retain")
+
+
+def load_evaluated_model(model: str, adapter: str | None, dtype: str, device: str):
+    """The model, plus a method's update (``delta.safetensors`` or a peft adapter folder)."""
+    from smfa.adapters import apply_update
+    from smfa.models import load
+
+    net, processor = load(model, dtype=dtype, device=device)
+    if adapter is not None:
+        net = apply_update(net, adapter)
+    return net, processor
+
+
+def make_scoring(bench, judge: str, judge_options: dict | None, out: Path):
+    """The judge (with the bench's refusal pool for ``rule``) and the bench's vocabularies."""
+    from smfa.eval.metrics import refusal_set
+    from smfa.eval.runner import Scoring
+    from smfa.registry import JUDGES
+
+    opts = dict(judge_options or {})
+    if judge == "rule":
+        opts.setdefault("refusal_pool", bench.refusals())
+    elif judge == "openai":  # finished scores survive an endpoint failure
+        opts.setdefault("cache_dir", str(Path(out).parent / "judge_cache"))
+    return Scoring(JUDGES.get(judge)(**opts), refusal_set(bench.refusals()), bench.attributes())
+
+
+def read_reference(reference: str | None) -> list | None:
+    """The per-sample records of a reference eval JSON (the retain-only model)."""
+    if reference is None:
+        return None
+    records = read_json(reference).get("records")
+    if records is None:
+        raise SmfaError(f"{reference}: field 'records' is missing")
+    return records
+
+
+def provenance() -> dict:
+    """Versions, git commit and machine, recorded in every result JSON."""
+    from smfa import __version__
+    from smfa.provenance import git_hash, machine, versions
+
+    return {
+        "versions": versions(),
+        "git": git_hash(),
+        "machine": machine(),
+        "smfa_version": __version__,
+    }
+
+
+def evaluate(
+    model: str,
+    bench: str,
+    out: str,
+    adapter: str | None = None,
+    forget: str = "forget10",
+    judge: str = "rule",
+    judge_options: dict | None = None,
+    splits: list[str] | None = None,
+    max_samples: int | None = None,
+    batch_size: int = 64,
+    max_new_tokens: int = 32,
+    reference: str | None = None,
+    logprob_metrics: bool = True,
+    logprob_splits: list[str] | None = None,
+    seed: int = 0,
+    device: str = "auto",
+    dtype: str = "float32",
+) -> Path:
+    """Evaluate a model (optionally with a method's update) on the benchmark; write JSON.
+
+    Args:
+        model: model folder (the original model for unlearning methods).
+        bench: benchmark folder.
+        out: output JSON file.
+        adapter: a method's output folder (``delta.safetensors``) or a peft adapter folder.
+        forget: the forget split evaluated as "forget" (forget05, forget10, forget15).
+        judge: rule (default, offline), openai or hf.
+        judge_options: the judge's settings, e.g. ``{"base_url": ..., "model": ...}``.
+        splits: subset of forget, retain, unseen, holdout, scenes_eval (default: all).
+        max_samples: at most this many questions per split (seeded subset).
+        batch_size: generation / scoring batch size.
+        max_new_tokens: generation length limit.
+        reference: the retain-only model's eval JSON, for forget quality (KS test).
+        logprob_metrics: also compute multiple choice and truth ratio (log-likelihoods).
+        logprob_splits: the splits that get them (default: forget and retain; forget quality
+            needs only forget; each question costs options + perturbed answers forward passes).
+        seed: seed of the subset selection.
+        device: auto, cpu, cuda, cuda:N.
+        dtype: float32, bfloat16 or float16.
+    """
+    from smfa.bench import load_valid as load_bench
+    from smfa.eval.per_sample import registered
+    from smfa.eval.runner import evaluate_rows, select_rows
+    from smfa.eval.summary import summarize
+    from smfa.runtime import resolve_device
+
+    splits = check_eval_splits(splits)
+    check_forget(forget)
+    ref_records = read_reference(reference)
+    b = load_bench(bench)
+    dev = resolve_device(device)
+    net, processor = load_evaluated_model(model, adapter, dtype, dev)
+    scoring = make_scoring(b, judge, judge_options, Path(out))
+    lp_splits = list(logprob_splits or LOGPROB_SPLITS)
+
+    records = []
+    for name in splits:
+        table = forget if name == "forget" else name
+        rows = select_rows(b.split(table), max_samples, seed)
+        if rows:
+            say(f"[eval] {table}: {len(rows)} questions")
+        records += evaluate_rows(
+            net,
+            processor,
+            b,
+            rows,
+            table,
+            scoring,
+            batch_size,
+            max_new_tokens,
+            logprobs=logprob_metrics and name in lp_splits,
+        )
+    result = {
+        "model": str(Path(model).resolve()),
+        "adapter": str(Path(adapter).resolve()) if adapter else None,
+        "bench": str(Path(bench).resolve()),
+        "forget": forget,
+        "judge": judge,
+        "summary": summarize(records, forget_split=forget, reference=ref_records),
+        "metrics": {m.name: m.describe() for m in registered()},
+        "records": records,
+        "config": {
+            "splits": splits,
+            "max_samples": max_samples,
+            "batch_size": batch_size,
+            "max_new_tokens": max_new_tokens,
+            "judge_options": _public(judge_options),
+            "logprob_metrics": logprob_metrics,
+            "logprob_splits": lp_splits,
+            "dtype": dtype,
+            "device": dev,
+        },
+        "seed": seed,
+        **provenance(),
+        "bench_manifest_seed": b.manifest.get("seed"),
+    }
+    write_json(out, result)
+    say(f"[eval] wrote {out}")
+    return Path(out)
+
+
+def _public(options: dict | None) -> dict:
+    """Judge options without secrets."""
+    return {k: v for k, v in (options or {}).items() if "key" not in k.lower()}
