@@ -162,7 +162,7 @@ def test_a_method_in_a_new_module_runs_everywhere_without_editing_smfa(smoke_run
     (pkg / "forgetful.py").write_text(PLUGIN)
     env = dict(
         os.environ,
-        PYTHONPATH=str(tmp_path / "plugins"),
+        PYTHONPATH=os.pathsep.join([str(tmp_path / "plugins"), os.environ.get("PYTHONPATH", "")]),
         SMFA_PLUGINS="myplug",
         HF_HUB_OFFLINE="1",
         SMFA_QUIET="1",
