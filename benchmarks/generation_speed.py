@@ -4,6 +4,8 @@ Prints the median time of several runs for each and their ratio, measured in one
 same questions, plus whether the answers are identical.
 
     python benchmarks/generation_speed.py --model runs/demo/original --bench runs/demo/bench
+
+Writes docs/results/generation.json.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+
+from _summary import save
 
 
 def main() -> None:
@@ -50,6 +54,21 @@ def main() -> None:
     print(f"batched:       {t_batch:.2f} s  ({len(items) / t_batch:.1f} q/s)")
     print(f"speed-up (median one-at-a-time / median batched): {t_single / t_batch:.1f}x")
     print(f"identical answers: {batched == single}")
+    save(
+        "generation",
+        "Batched vs one-at-a-time greedy generation",
+        values={
+            "questions": len(items),
+            "batch_size": args.batch_size,
+            "runs": args.runs,
+            "single_s": t_single,
+            "batched_s": t_batch,
+            "single_qps": len(items) / t_single,
+            "batched_qps": len(items) / t_batch,
+            "speedup": t_single / t_batch,
+            "identical": str(batched == single).lower(),
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -1,0 +1,72 @@
+"""The demo's result tables as a summary (docs/results/demo.json) for docs/results.md.
+
+Reads a finished run folder (``smfa demo`` → ``runs/demo``) the way the report does (the same
+table builders, so report and docs agree) and copies its plots to docs/img/.
+
+    python benchmarks/demo_results.py --run runs/demo [--name demo]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+
+from _summary import save
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def as_json(table) -> dict:
+    """A report Table as a summary table: best cells in bold, reference rows in italics."""
+    rows = []
+    for i, row in enumerate(table.rows):
+        cells = [f"**{c}**" if (i, j) in table.bold else c for j, c in enumerate(row)]
+        if i in table.ref_rows:
+            cells[0] = f"*{cells[0]}*"
+        rows.append(cells)
+    return {"caption": table.title, "headers": list(table.headers), "rows": rows}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--run", default="runs/demo")
+    ap.add_argument("--name", default="demo")
+    args = ap.parse_args()
+
+    from smfa.report import load_run
+    from smfa.report.doc import Table
+    from smfa.report.tables import ablation_section, main_metrics, main_section, sweep_table
+
+    run = load_run(args.run)
+    tables: dict[str, dict] = {}
+    ids = [*main_metrics(run), "forgetting"]  # the order result_tables builds them in
+    for prefix, blocks in (("main", main_section(run)), ("ablation", ablation_section(run))):
+        for key, t in zip(ids, (b for b in blocks if isinstance(b, Table))):
+            tables[f"{prefix}_{key}"] = as_json(t)
+    if run.sweep:
+        tables["sweep"] = as_json(sweep_table(run))
+    values = {}
+    for e in run.models + run.sweep:
+        s = e.summaries[0]
+        for score in main_metrics(run):
+            for key, v in ((s.get("main") or {}).get(score) or {}).items():
+                values[f"{e.label}.{score}.{key}"] = v
+        values[f"{e.label}.forget_quality"] = s.get("forget_quality")
+    times = run.manifest.get("times") or {}
+    values["stage_seconds_total"] = round(sum(v for v in times.values() if v), 1)
+    img = ROOT / "docs" / "img"
+    for png in (Path(args.run) / "plots").glob("*.png"):
+        shutil.copy(png, img / png.name)
+    save(
+        args.name,
+        f"smfa demo ({run.root.name})",
+        tables,
+        values,
+        seed=int(run.seeds[0]) if run.seeds and run.seeds[0].isdigit() else None,
+        notes=[f"forget split {run.forget}", f"tables: {', '.join(tables)}"],
+    )
+
+
+if __name__ == "__main__":
+    main()
