@@ -56,13 +56,14 @@ def _read_config(adapter_dir: Path) -> dict:
     return cfg
 
 
-def _weights_path(adapter_dir: Path) -> Path:
+def _weights_path(adapter_dir: Path, flag_hint: bool = False) -> Path:
     path = adapter_dir / ADAPTER_WEIGHTS
     if not path.is_file():
         if (adapter_dir / "adapter_model.bin").is_file():
+            hint = " (or pass --allow-pickle for a trusted file)" if flag_hint else ""
             raise SmfaError(
                 f"{adapter_dir / 'adapter_model.bin'}: pickle weights are refused; "
-                "re-save the adapter with safetensors"
+                f"re-save the adapter with safetensors{hint}"
             )
         raise SmfaError(f"{path}: file not found")
     return path
@@ -405,9 +406,12 @@ def write_merged(original: Path, delta: Mapping[str, torch.Tensor], dest: Path, 
     processor.save_pretrained(dest)
 
 
-def apply_update(model: torch.nn.Module, update: str | os.PathLike):
+def apply_update(model: torch.nn.Module, update: str | os.PathLike, allow_pickle: bool = False):
     """A method's update applied to ``model``: a folder with ``delta.safetensors`` (added in
-    place) or a peft adapter folder (merged). Returns the model (a new object for peft)."""
+    place) or a peft adapter folder (merged). Returns the model (a new object for peft).
+
+    Pickle adapter weights (``adapter_model.bin``) are refused unless ``allow_pickle``; then
+    peft loads them weights-only (``torch.load(weights_only=True)``)."""
     from smfa.io import load_safetensors
 
     a = Path(update)
@@ -418,7 +422,8 @@ def apply_update(model: torch.nn.Module, update: str | os.PathLike):
     if (a / ADAPTER_CONFIG).is_file():
         from peft import PeftModel
 
-        _weights_path(a)  # safetensors only
+        if not (allow_pickle and (a / "adapter_model.bin").is_file()):
+            _weights_path(a, flag_hint=True)  # safetensors only
         try:
             return PeftModel.from_pretrained(model, str(a)).merge_and_unload()
         except (ValueError, RuntimeError, KeyError) as e:

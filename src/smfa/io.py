@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -25,17 +26,22 @@ PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 
 
 @contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; rename it onto ``path`` only on success."""
+def atomic_path(path: str | os.PathLike, commit: bool = True) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; rename it onto ``path`` only on success.
+
+    With ``commit=False`` the caller renames it (several files replaced as a set); the
+    temporary file is removed on the way out if it is still there.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp = Path(tmp)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give files the usual mode
     try:
         yield tmp
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give files the usual mode
-        os.replace(tmp, path)
+        if commit:
+            os.replace(tmp, path)
     finally:
         if tmp.exists():
             tmp.unlink()
@@ -56,9 +62,24 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def json_safe(obj: Any) -> Any:
+    """``obj`` with non-finite floats made strict-JSON: ``inf``/``-inf`` as those strings (a k
+    of ``inf`` stays readable), ``nan`` as ``None`` (shown as "not measured", never as 0)."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None if math.isnan(obj) else ("inf" if obj > 0 else "-inf")
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    return obj
+
+
 def dumps_json(obj: Any) -> str:
-    """Deterministic JSON (sorted keys, 2-space indent, trailing newline)."""
-    return json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    """Deterministic strict JSON (sorted keys, 2-space indent, trailing newline; no bare NaN)."""
+    return (
+        json.dumps(json_safe(obj), indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False)
+        + "\n"
+    )
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> None:
@@ -66,7 +87,10 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
 
 
 def write_jsonl(path: str | os.PathLike, rows: Iterable[dict]) -> None:
-    text = "".join(json.dumps(r, sort_keys=True, ensure_ascii=False) + "\n" for r in rows)
+    text = "".join(
+        json.dumps(json_safe(r), sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
+        for r in rows
+    )
     atomic_write_text(path, text)
 
 
@@ -148,35 +172,127 @@ def save_safetensors(path: str | os.PathLike, tensors: dict, metadata: dict | No
 
 
 def check_no_pickle(folder: str | os.PathLike, allow_pickle: bool = False) -> None:
-    """Refuse a model/adapter folder that holds only pickle weights (unless allowed)."""
+    """Refuse a model/adapter folder that holds only pickle weights (unless allowed).
+
+    This is the one guard every model folder passes through (``smfa.models.load``); with
+    ``allow_pickle`` transformers / peft load the pickle files weights-only.
+    """
     folder = Path(folder)
     if allow_pickle or not folder.is_dir():
         return
     has_st = any(folder.glob("*.safetensors"))
-    pickles = [p.name for p in folder.iterdir() if p.suffix in PICKLE_SUFFIXES]
+    pickles = sorted(p.name for p in folder.iterdir() if p.suffix in PICKLE_SUFFIXES)
     if pickles and not has_st:
         raise SmfaError(
-            f"{folder}: weights are pickle files ({pickles[0]}); only safetensors are loaded "
-            "(pass allow_pickle=True / --allow-pickle to override for trusted files)"
+            f"{folder / pickles[0]}: pickle weights are refused; only safetensors are loaded "
+            "(pass --allow-pickle to load a trusted file weights-only)"
         )
 
 
-@contextmanager
-def staged_dir(final: str | os.PathLike) -> Iterator[Path]:
-    """Build a folder under a temporary name and move it to ``final`` only on success.
+MARKER = "smfa-output.json"
 
-    Used by stages that write several files, so that a failure leaves no partial output.
-    An existing ``final`` is replaced.
+
+def output_kind(path: str | os.PathLike) -> str | None:
+    """The ``kind`` an smfa command recorded in an output folder's marker (None: not ours)."""
+    marker = Path(path) / MARKER
+    if not marker.is_file():
+        return None
+    try:
+        data = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data.get("kind") if isinstance(data, dict) else None
+
+
+def _inside(a: Path, b: Path) -> bool:
+    return a == b or b in a.parents
+
+
+def check_output(
+    final: str | os.PathLike,
+    kind: str,
+    overwrite: bool = False,
+    inputs: Iterable[str | os.PathLike | None] = (),
+    is_file: bool = False,
+    owned: bool | None = None,
+) -> Path:
+    """Refuse an output path that would destroy what this command did not create.
+
+    ``final`` may not be, contain or lie inside one of ``inputs``. An existing ``final`` is
+    accepted when it is an empty folder or an earlier output of the same ``kind`` (a folder with
+    a marker; for a file, ``owned`` says whether it is one); anything else needs ``overwrite``.
+    A file where a folder is wanted (or the reverse) is always refused. Raises SmfaError naming
+    the path.
     """
     final = Path(final)
+    real = final.resolve()
+    for inp in inputs:
+        if inp is None:
+            continue
+        src = Path(inp).resolve()
+        if _inside(real, src) or _inside(src, real):
+            raise SmfaError(
+                f"{final}: output would overwrite this command's input {inp}; choose another path"
+            )
+    if not final.exists():
+        if final.is_symlink():
+            raise SmfaError(f"{final}: is a broken symbolic link; remove it or choose another path")
+        return final
+    if is_file and final.is_dir():
+        raise SmfaError(f"{final}: is a folder; the output is a file (choose a file path)")
+    if not is_file and not final.is_dir():
+        raise SmfaError(f"{final}: is a file; the output is a folder (choose another path)")
+    if overwrite:
+        return final
+    ours = owned if is_file else (output_kind(final) == kind or not any(final.iterdir()))
+    if not ours:
+        what = "file" if is_file else "folder"
+        raise SmfaError(
+            f"{final}: {what} exists and is not an earlier `smfa {kind}` output; "
+            "pass --overwrite to replace it"
+        )
+    return final
+
+
+@contextmanager
+def staged_dir(
+    final: str | os.PathLike,
+    kind: str | None = None,
+    overwrite: bool = False,
+    inputs: Iterable[str | os.PathLike | None] = (),
+) -> Iterator[Path]:
+    """Build a folder under a temporary name and move it to ``final`` only on success.
+
+    Used by stages that write several files, so that a failure leaves no partial output. With
+    a ``kind`` (the command), ``final`` is first checked by :func:`check_output` and the new
+    folder gets a marker (``smfa-output.json``) so a later run of the same command may replace
+    it. The replacement is atomic: the old folder is renamed aside, the new one renamed in, then
+    the old one deleted.
+    """
+    final = Path(final)
+    if kind is not None:
+        check_output(final, kind, overwrite, inputs)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=final.parent))
     os.chmod(tmp, 0o777 & ~_umask())
+    old = None
     try:
         yield tmp
-        if final.exists():
-            shutil.rmtree(final)
+        if kind is not None:
+            from smfa import __version__
+
+            (tmp / MARKER).write_text(
+                dumps_json({"kind": kind, "smfa_version": __version__}), encoding="utf-8"
+            )
+        if final.exists() or final.is_symlink():
+            old = final.parent / f".{final.name}.{os.getpid()}.old"
+            os.replace(final, old)
         os.replace(tmp, final)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+        if old is not None:
+            if final.exists():
+                shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink()
+            else:  # the new folder did not land: put the old one back
+                os.replace(old, final)

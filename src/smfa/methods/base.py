@@ -49,6 +49,7 @@ class UnlearnContext:
     retain_few: int | None = None
     device: str = "cpu"
     dtype: str = "float32"
+    allow_pickle: bool = False
 
     @property
     def seed(self) -> int:
@@ -57,7 +58,9 @@ class UnlearnContext:
     def load_original(self):
         from smfa.models import load
 
-        return load(str(self.original), dtype=self.dtype, device=self.device)
+        return load(
+            str(self.original), dtype=self.dtype, device=self.device, allow_pickle=self.allow_pickle
+        )
 
 
 @dataclass

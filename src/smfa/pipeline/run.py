@@ -11,6 +11,7 @@ The folder layout is :class:`smfa.layout.RunLayout`.
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from dataclasses import dataclass
 from functools import partial
@@ -111,6 +112,7 @@ class SeedRun:
                 adapter=str(adapter) if adapter else None,
                 forget=self.cfg.forget,
                 seed=self.seed,
+                overwrite=True,  # the run folder is this run's own (checked_run_root)
                 **ref,
                 **self.cfg.eval,
             ),
@@ -179,6 +181,7 @@ class SeedRun:
                 seed=self.seed,
                 retain_few=item.spec.retain_few,
                 adapters_from=str(source[0].out) if source else None,
+                overwrite=True,
             ),
         )
         if source is None and item.method.adapter_tags():
@@ -266,6 +269,24 @@ def _bench_stage(cfg: RunConfig, stages: Stages, layout: RunLayout) -> tuple[Pat
     return bench, key_of({"bench": key, "manifest": file_key(bench / "manifest.json")})
 
 
+def checked_run_root(root: Path) -> Path:
+    """The run folder: new, empty, or an earlier run's (it has a run manifest); never a folder
+    that holds something else (a run writes and replaces everything inside its folder)."""
+    if root.exists() and not root.is_dir():
+        raise SmfaError(f"{root}: is a file; the run folder must be a folder")
+    if root.is_dir() and any(root.iterdir()):
+        try:
+            ok = "stages" in json.loads((root / "manifest.json").read_text())
+        except (OSError, ValueError, TypeError):
+            ok = False
+        if not ok:
+            raise SmfaError(
+                f"{root}: folder exists and is not an smfa run folder (no manifest.json); "
+                "choose another name or out"
+            )
+    return root
+
+
 def run(config_file: str, only: list[str] | None = None, out: str | None = None) -> Path:
     """Run (or resume) a whole experiment from a YAML config; finished stages are skipped.
 
@@ -282,7 +303,7 @@ def run(config_file: str, only: list[str] | None = None, out: str | None = None)
         cfg.out = out
     methods = {k: v for k, v in cfg.methods.items() if not only or k in only}
     check_config(cfg, methods)
-    layout = RunLayout(Path(cfg.out) / cfg.name, tuple(cfg.seeds))
+    layout = RunLayout(checked_run_root(Path(cfg.out) / cfg.name), tuple(cfg.seeds))
     layout.root.mkdir(parents=True, exist_ok=True)
     per_seed = 2 + 2 + 2 * len(methods) + 2 * len(cfg.ks)
     stages = Stages(layout.manifest, 1 + per_seed * len(cfg.seeds) + 1)

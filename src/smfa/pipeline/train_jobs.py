@@ -35,6 +35,8 @@ def train_command(
         model,
         "--seed",
         str(seed),
+        "--overwrite",
+        "true",
     ]
     if exclude:
         cmd += ["--exclude", exclude]

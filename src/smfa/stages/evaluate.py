@@ -9,25 +9,40 @@ docs/metrics.md.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from smfa.errors import SmfaError
-from smfa.io import read_json, write_json
+from smfa.io import check_output, read_json, write_json
 from smfa.progress import say
 from smfa.splits import check_eval_splits, check_forget
 
 LOGPROB_SPLITS = ("forget", "retain")
 
 
-def load_evaluated_model(model: str, adapter: str | None, dtype: str, device: str):
+def load_evaluated_model(
+    model: str, adapter: str | None, dtype: str, device: str, allow_pickle: bool = False
+):
     """The model, plus a method's update (``delta.safetensors`` or a peft adapter folder)."""
     from smfa.adapters import apply_update
     from smfa.models import load
 
-    net, processor = load(model, dtype=dtype, device=device)
+    net, processor = load(model, dtype=dtype, device=device, allow_pickle=allow_pickle)
     if adapter is not None:
-        net = apply_update(net, adapter)
+        net = apply_update(net, adapter, allow_pickle=allow_pickle)
     return net, processor
+
+
+def is_eval_result(path: str | Path) -> bool:
+    """Whether ``path`` holds an eval JSON that ``smfa eval`` wrote (so it may be replaced)."""
+    p = Path(path)
+    if not p.is_file():
+        return False
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and {"summary", "records", "smfa_version"} <= set(data)
 
 
 def make_scoring(bench, judge: str, judge_options: dict | None, out: Path):
@@ -85,6 +100,8 @@ def evaluate(
     seed: int = 0,
     device: str = "auto",
     dtype: str = "float32",
+    overwrite: bool = False,
+    allow_pickle: bool = False,
 ) -> Path:
     """Evaluate a model (optionally with a method's update) on the benchmark; write JSON.
 
@@ -107,6 +124,8 @@ def evaluate(
         seed: seed of the subset selection.
         device: auto, cpu, cuda, cuda:N.
         dtype: float32, bfloat16 or float16.
+        overwrite: replace an existing ``out`` that is not an earlier ``smfa eval`` result.
+        allow_pickle: accept pickle weights of a trusted model or adapter (weights-only).
     """
     from smfa.bench import load_valid as load_bench
     from smfa.eval.per_sample import registered
@@ -116,10 +135,18 @@ def evaluate(
 
     splits = check_eval_splits(splits)
     check_forget(forget)
+    check_output(
+        out,
+        "eval",
+        overwrite,
+        [model, bench, adapter, reference],
+        is_file=True,
+        owned=is_eval_result(out),
+    )
     ref_records = read_reference(reference)
     b = load_bench(bench)
     dev = resolve_device(device)
-    net, processor = load_evaluated_model(model, adapter, dtype, dev)
+    net, processor = load_evaluated_model(model, adapter, dtype, dev, allow_pickle)
     scoring = make_scoring(b, judge, judge_options, Path(out))
     lp_splits = list(logprob_splits or LOGPROB_SPLITS)
 
@@ -141,6 +168,7 @@ def evaluate(
             logprobs=logprob_metrics and name in lp_splits,
         )
     result = {
+        "smfa_output": "eval",
         "model": str(Path(model).resolve()),
         "adapter": str(Path(adapter).resolve()) if adapter else None,
         "bench": str(Path(bench).resolve()),

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from smfa.config import Real
 from smfa.errors import SmfaError
-from smfa.io import staged_dir, write_json, write_yaml
+from smfa.io import check_output, staged_dir, write_json, write_yaml
 
 
 def sculpt(
@@ -18,6 +18,7 @@ def sculpt(
     combine: str = "mean",
     merge_into: str | None = None,
     svd_rank: int | None = None,
+    overwrite: bool = False,
 ) -> Path:
     """Sculpt saved MFA adapter(s) with a saved retaining anchor (SMFA §3, no training).
 
@@ -36,6 +37,7 @@ def sculpt(
         combine: mean or sum, for several MFA folders.
         merge_into: original model folder: also write W_o + ΔW'_f to ``out/merged``.
         svd_rank: also write the sculpted delta as a LoRA of this rank (``out/lora``).
+        overwrite: replace an existing ``out`` that is not an earlier ``smfa sculpt`` output.
     """
     from smfa.adapters import (
         check_delta_matches,
@@ -55,12 +57,14 @@ def sculpt(
     for d in [*mfas, anchor]:
         if not (Path(d) / "adapter_config.json").is_file():
             raise SmfaError(f"{d}: adapter folder not found (no adapter_config.json)")
+    inputs = [*mfas, anchor, merge_into]
+    check_output(out, "sculpt", overwrite, inputs)
     delta, stats = sculpt_saved(
         [Path(m) for m in mfas], Path(anchor), opts.k, opts.criteria, opts.combine
     )
     if merge_into:
         check_delta_matches(delta, merge_into, source=f"{mfas[0]} (sculpted)")
-    with staged_dir(out) as tmp:
+    with staged_dir(out, "sculpt", overwrite, inputs) as tmp:
         write_delta(tmp, delta, "smfa")
         mask_stats_file(tmp, stats)
         write_yaml(

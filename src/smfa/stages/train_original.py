@@ -16,7 +16,7 @@ from smfa import __version__
 from smfa.config import TrainConfig, from_dict, to_dict
 from smfa.data import original_samples
 from smfa.errors import SmfaError
-from smfa.io import read_yaml, staged_dir, write_json, write_yaml
+from smfa.io import check_output, read_yaml, staged_dir, write_json, write_yaml
 from smfa.paths import shipped_config
 from smfa.progress import say
 from smfa.runtime import resolve_device, resolve_dtype, work_dir_for
@@ -79,6 +79,8 @@ def train_original(
     seed: int | None = None,
     dtype: str = "float32",
     device: str = "auto",
+    overwrite: bool = False,
+    allow_pickle: bool = False,
 ) -> Path:
     """Train the original model on every trained profile, or the retain-only reference.
 
@@ -94,11 +96,16 @@ def train_original(
         seed: overrides ``train.seed`` of the config.
         dtype: float32, bfloat16 or float16.
         device: auto, cpu, cuda, cuda:N.
+        overwrite: replace an existing ``out`` that is not an earlier ``smfa train`` output.
+        allow_pickle: accept pickle weights (``pytorch_model.bin``) of a trusted base model,
+            loaded weights-only.
     """
     from smfa.bench import load_valid as load_bench
     from smfa.models import load as load_model
     from smfa.models import tiny
 
+    out = Path(out)
+    check_output(out, "train", overwrite, inputs=[bench, None if model == "tiny" else model])
     b = load_bench(bench)
     if exclude is not None:
         check_forget(exclude, "--exclude")
@@ -106,7 +113,6 @@ def train_original(
     cfg = load_original_config(train_config, is_tiny)
     if seed is not None:
         cfg.train = dataclasses.replace(cfg.train, seed=seed)
-    out = Path(out)
     work = work_dir_for(out)
     work.mkdir(parents=True, exist_ok=True)
     dev, dt = resolve_device(device), resolve_dtype(dtype)
@@ -119,7 +125,7 @@ def train_original(
         model_path = init
     else:
         model_path = Path(model)
-    net, processor = load_model(str(model_path), dtype=dtype, device=dev)
+    net, processor = load_model(str(model_path), dtype=dtype, device=dev, allow_pickle=allow_pickle)
     samples = original_samples(b, exclude=exclude)
     if any(s.image for s in samples):
         from smfa.models import require_images
@@ -151,7 +157,7 @@ def train_original(
         "device": dev,
         "smfa_version": __version__,
     }
-    with staged_dir(out) as tmp:
+    with staged_dir(out, "train", overwrite, inputs=[bench]) as tmp:
         net.save_pretrained(tmp, safe_serialization=True)
         processor.save_pretrained(tmp)
         write_yaml(tmp / "config.yaml", resolved)

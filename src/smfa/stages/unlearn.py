@@ -18,7 +18,7 @@ from pathlib import Path
 from smfa import __version__
 from smfa.config import Real, TrainConfig, from_dict, to_dict
 from smfa.errors import SmfaError
-from smfa.io import read_yaml, staged_dir, write_json, write_yaml
+from smfa.io import check_no_pickle, check_output, read_yaml, staged_dir, write_json, write_yaml
 from smfa.paths import shipped_config
 from smfa.progress import say
 from smfa.registry import METHODS
@@ -123,6 +123,8 @@ def unlearn(
     adapters_from: str | None = None,
     device: str = "auto",
     dtype: str = "float32",
+    overwrite: bool = False,
+    allow_pickle: bool = False,
 ) -> Path:
     """Unlearn the forget split from the original model with one method.
 
@@ -148,6 +150,8 @@ def unlearn(
             this method reuses (no training): smfa (mfa, anchor), idk (mfa), ties (mfa, anchor).
         device: auto, cpu, cuda, cuda:N.
         dtype: float32, bfloat16 or float16.
+        overwrite: replace an existing ``out`` that is not an earlier ``smfa unlearn`` output.
+        allow_pickle: accept pickle weights of a trusted original model (weights-only).
     """
     from smfa.adapters import check_delta_matches, mask_stats_file, write_delta, write_merged
     from smfa.bench import load_valid as load_bench
@@ -157,12 +161,14 @@ def unlearn(
     orig = Path(original)
     if not (orig / "config.json").is_file():
         raise SmfaError(f"{orig}: original model folder not found (no config.json)")
+    check_no_pickle(orig, allow_pickle)
+    inputs = [original, bench, adapters_from, method_config]
+    out = check_output(Path(out), "unlearn", overwrite, inputs)
     train = {"full_finetune": full_finetune, "max_steps": max_steps, "seed": seed}
     s = resolve_settings(method, is_tiny(orig), method_config, options, train, retain_few)
     m = METHODS.get(method)(s.options)
     reuse = reusable_adapters(method, m, adapters_from) if adapters_from is not None else None
     b = load_bench(bench)
-    out = Path(out)
     work = work_dir_for(out)
     ctx = UnlearnContext(
         bench=b,
@@ -173,6 +179,7 @@ def unlearn(
         retain_few=s.retain_few,
         device=resolve_device(device),
         dtype=dtype,
+        allow_pickle=allow_pickle,
     )
     say(f"[unlearn] {method} on {forget} ({'full' if s.train.full_finetune else 'LoRA'})")
     try:
@@ -192,7 +199,7 @@ def unlearn(
         "adapters_from": str(Path(adapters_from).resolve()) if adapters_from else None,
         "smfa_version": __version__,
     }
-    with staged_dir(out) as tmp:
+    with staged_dir(out, "unlearn", overwrite, inputs) as tmp:
         write_delta(tmp, result.delta, method)
         for tag, adir in result.adapters.items():
             shutil.copytree(adir, tmp / "adapters" / tag)
