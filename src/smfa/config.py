@@ -7,6 +7,8 @@ and the bad value; the CLI turns that into a one-line error with exit code 2.
 from __future__ import annotations
 
 import dataclasses
+import types
+import typing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -93,7 +95,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if isinstance(self.lora, dict):
-            self.lora = LoraSettings(**self.lora)
+            self.lora = from_dict(LoraSettings, self.lora, "lora")
         _check(self.epochs > 0, "epochs", self.epochs, "must be > 0")
         _check(
             self.max_steps is None or self.max_steps >= 1,
@@ -125,8 +127,60 @@ def to_dict(cfg: Any) -> dict:
     return dataclasses.asdict(cfg)
 
 
+_TYPE_NAMES = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
+
+
+def type_problem(value: Any, hint: Any) -> str | None:
+    """What ``value`` should be for the type hint ``hint`` (None: it fits).
+
+    Covers what YAML configs hold: int, float (ints allowed), bool, str, ``X | None``, list /
+    tuple of X, dict of X, nested config dataclasses (a mapping); other hints are not checked.
+    """
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is Any or hint is None:
+        return None
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        problems = [type_problem(value, a) for a in args if a is not type(None)]
+        return None if any(p is None for p in problems) else " or ".join(problems)
+    if value is None:
+        return "a value (not null)"
+    if hint is bool:
+        return None if isinstance(value, bool) else _TYPE_NAMES[bool]
+    if hint is int:
+        return None if isinstance(value, int) and not isinstance(value, bool) else "an integer"
+    if isinstance(hint, type) and issubclass(hint, float):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        return None if ok else "a number"
+    if hint is str:
+        return None if isinstance(value, str) else "a string"
+    if origin in (list, tuple) or hint in (list, tuple):
+        if not isinstance(value, (list, tuple)):
+            return "a list"
+        inner = [a for a in args if a is not Ellipsis][:1]
+        bad = [type_problem(v, inner[0]) for v in value] if inner else []
+        return next(
+            (f"a list of {b.removeprefix('a ').removeprefix('an ')}s" for b in bad if b), None
+        )
+    if origin is dict or hint is dict:
+        if not isinstance(value, dict):
+            return "a mapping"
+        if len(args) == 2:
+            bad = [type_problem(v, args[1]) for v in value.values()]
+            return next((f"a mapping of {b}" for b in bad if b), None)
+        return None
+    if dataclasses.is_dataclass(hint):
+        return None if isinstance(value, (dict, hint)) else "a mapping"
+    return None
+
+
 def from_dict(cls: type, data: dict | None, where: str = "config") -> Any:
-    """Build ``cls`` from a dict, rejecting unknown keys with a message naming them."""
+    """Build ``cls`` from a dict: unknown keys and values of the wrong type are rejected with
+    ``ValueError`` naming the field (``train.batch_size=2.5: expected an integer``) before
+    ``__post_init__`` sees them."""
+    if data is not None and not isinstance(data, dict):
+        raise ValueError(f"{where}: expected a mapping, got {type(data).__name__}")
     data = dict(data or {})
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - names)
@@ -134,4 +188,9 @@ def from_dict(cls: type, data: dict | None, where: str = "config") -> Any:
         raise ValueError(
             f"{where}: unknown field '{unknown[0]}' (known: {', '.join(sorted(names))})"
         )
+    hints = typing.get_type_hints(cls)
+    for name, value in data.items():
+        problem = type_problem(value, hints.get(name, Any))
+        if problem:
+            raise ValueError(f"{where}.{name}={value!r}: expected {problem}")
     return cls(**data)

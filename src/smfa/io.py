@@ -192,6 +192,38 @@ def check_no_pickle(folder: str | os.PathLike, allow_pickle: bool = False) -> No
 MARKER = "smfa-output.json"
 
 
+@contextmanager
+def output_lock(path: str | os.PathLike) -> Iterator[Path]:
+    """Hold an exclusive lock on output ``path`` for the block (two writers cannot share it).
+
+    The lock is ``fcntl.flock`` on a sibling ``.<name>.lock`` file, released by the kernel when
+    the process dies, so a killed run never leaves a stale lock; the file is removed on exit.
+    A second process gets :class:`SmfaError` at once (no waiting).
+    """
+    import fcntl
+
+    path = Path(path)
+    lock = path.parent / f".{path.name}.lock"
+    created = [p for p in [lock.parent, *lock.parent.parents] if not p.exists()]
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise SmfaError(f"{path}: another smfa process is writing it (lock {lock})") from None
+    try:
+        yield path
+    finally:
+        lock.unlink(missing_ok=True)
+        os.close(fd)
+        for d in created:  # folders made only for the lock: gone again when nothing landed
+            try:
+                d.rmdir()
+            except OSError:
+                break
+
+
 def output_kind(path: str | os.PathLike) -> str | None:
     """The ``kind`` an smfa command recorded in an output folder's marker (None: not ours)."""
     marker = Path(path) / MARKER

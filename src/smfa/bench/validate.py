@@ -16,6 +16,7 @@ from smfa.bench.config import DOMAINS, PROFILE_SPLITS, SCENE_SPLITS, SPLITS
 from smfa.bench.questions import COLUMNS, QTYPES
 from smfa.errors import SmfaError
 from smfa.io import sha256_file
+from smfa.splits import FORGET_SPLITS
 
 REQUIRED = ("README.md", "profiles.jsonl", "attributes.json", "refusals.json") + tuple(
     f"data/{s}.jsonl" for s in SPLITS
@@ -247,6 +248,9 @@ def _check_splits(members: dict[str, set[str]], profiles: dict, problems: list[s
             some = ", ".join(sorted(ids)[:SHOW]) + (", ..." if len(ids) > SHOW else "")
             problems.append(f"data/{table}.jsonl: {len(ids)} subjects {what} ({some})")
 
+    for table in (*FORGET_SPLITS, "retain", "retain_few"):
+        if not members[table]:
+            problems.append(f"data/{table}.jsonl: the split is empty (no profiles)")
     for small, big in (
         ("forget05", "forget10"),
         ("forget10", "forget15"),

@@ -27,6 +27,20 @@ def file_key(path: Path | str | None) -> str | None:
     return sha256_file(path)[:16]
 
 
+def fingerprint(path: Path) -> str | None:
+    """What a stage's output must still be for the stage to count as done: a file's sha256, a
+    folder's list of files and sizes (cheap for multi-GB models, catches truncated files),
+    ``None`` when it is missing."""
+    path = Path(path)
+    if path.is_file():
+        return sha256_file(path)[:16]
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.is_file())
+        listing = [f"{p.relative_to(path).as_posix()}:{p.stat().st_size}" for p in files]
+        return sha256_bytes("\n".join(listing).encode())[:16]
+    return None
+
+
 class Stages:
     """Runs named stages once: a stage is skipped when its key and outputs are recorded."""
 
@@ -38,8 +52,20 @@ class Stages:
         self.ran: list[str] = []
 
     def done(self, name: str, key: str, outputs: list[Path]) -> bool:
+        """The stage ran with this key and its outputs are still what it wrote."""
         rec = self.manifest["stages"].get(name)
-        return bool(rec and rec["key"] == key and all(Path(o).exists() for o in outputs))
+        if not rec or rec["key"] != key:
+            return False
+        prints = rec.get("fingerprints") or {}
+        return all(
+            prints.get(self.rel(o)) is not None and fingerprint(Path(o)) == prints[self.rel(o)]
+            for o in outputs
+        )
+
+    def rel(self, path: Path) -> str:
+        """``path`` relative to the run folder when inside it (a copied run stays valid)."""
+        path, root = Path(path).resolve(), self.path.parent.resolve()
+        return path.relative_to(root).as_posix() if root in path.parents else str(path)
 
     def run(self, name: str, key: str, outputs: list[Path], fn: Callable[[], object]) -> bool:
         """Run ``fn`` unless the stage is done; record it. True when it ran."""
@@ -52,7 +78,8 @@ class Stages:
         fn()
         self.manifest["stages"][name] = {
             "key": key,
-            "outputs": [str(o) for o in outputs],
+            "outputs": [self.rel(o) for o in outputs],
+            "fingerprints": {self.rel(o): fingerprint(Path(o)) for o in outputs},
             "seconds": round(time.monotonic() - t, 2),
         }
         self.ran.append(name)

@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from smfa.config import from_dict
 from smfa.errors import SmfaError
 from smfa.io import read_yaml
 from smfa.splits import FORGET_SPLITS
@@ -136,12 +137,8 @@ def load_run_config(path: str | Path) -> RunConfig:
     data = read_yaml(path) or {}
     if not isinstance(data, dict):
         raise SmfaError(f"{path}: expected a mapping of run settings")
-    names = {f.name for f in dataclasses.fields(RunConfig)}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise SmfaError(f"{path}: unknown field '{unknown[0]}'")
     try:
-        cfg = RunConfig(**data)
+        cfg = from_dict(RunConfig, data, "run")
     except (TypeError, ValueError) as e:
         raise SmfaError(f"{path}: {e}") from None
     here = Path(path).resolve().parent

@@ -13,14 +13,15 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+import typing
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
 from smfa.config import to_dict
 from smfa.errors import SmfaError
-from smfa.io import write_yaml
-from smfa.layout import RunLayout, SeedLayout, format_k
+from smfa.io import output_lock, write_yaml
+from smfa.layout import REPORT_FILES, RunLayout, SeedLayout, format_k
 from smfa.paths import shipped_config
 from smfa.pipeline.cache import Stages, file_key, key_of
 from smfa.pipeline.config import MethodSpec, RunConfig, load_run_config
@@ -73,14 +74,14 @@ class SeedRun:
                 out,
             )
             for name, out, key, exclude in wanted
-            if not self.stages.done(f"{self.tag}{name}", key, [out / "config.json"])
+            if not self.stages.done(f"{self.tag}{name}", key, [out])
         ]
         if jobs:
             side = " side by side" if cfg.parallel_train and len(jobs) > 1 else ""
             say(f"training {' and '.join(n for n, _, _ in jobs)}{side}")
             train_models(jobs, cfg.parallel_train)
         for name, out, key, _ in wanted:
-            self.stages.run(f"{self.tag}{name}", key, [out / "config.json"], lambda: None)
+            self.stages.run(f"{self.tag}{name}", key, [out], lambda: None)
 
     # -- evaluation ------------------------------------------------------------------------
     def evaluate(
@@ -168,7 +169,7 @@ class SeedRun:
         self.stages.run(
             f"{self.tag}method {item.label}",
             mkey,
-            [item.out / "delta.safetensors"],
+            [item.out],
             partial(
                 unlearn,
                 item.spec.method,
@@ -227,7 +228,10 @@ def check_config(cfg: RunConfig, methods: dict[str, MethodSpec]) -> None:
     name, settings file and options, the eval settings, the sweep's base method."""
     import inspect
 
+    from smfa.bench import BenchConfig
+    from smfa.config import type_problem
     from smfa.stages.evaluate import evaluate
+    from smfa.stages.train_original import load_original_config
     from smfa.stages.unlearn import resolve_settings
 
     for label, spec in methods.items():
@@ -246,8 +250,25 @@ def check_config(cfg: RunConfig, methods: dict[str, MethodSpec]) -> None:
     unknown = sorted(set(cfg.eval) - allowed)
     if unknown:
         raise SmfaError(f"eval: unknown field '{unknown[0]}' (known: {', '.join(sorted(allowed))})")
+    hints = typing.get_type_hints(evaluate)
+    for key, value in cfg.eval.items():
+        if problem := type_problem(value, hints.get(key)):
+            raise SmfaError(f"eval.{key}={value!r}: expected {problem}")
     if cfg.ks:
         sweep_base(methods)
+    if cfg.bench_dir:
+        if not (Path(cfg.bench_dir) / "manifest.json").is_file():
+            raise SmfaError(f"bench_dir {cfg.bench_dir}: benchmark folder not found")
+    else:
+        try:
+            BenchConfig.from_dict(dict(cfg.bench))
+        except (TypeError, ValueError) as e:
+            raise SmfaError(f"bench: {e}") from None
+    if cfg.model != "tiny":
+        from smfa.models import check_model_dir
+
+        check_model_dir(cfg.model)
+    load_original_config(cfg.train_config, cfg.model == "tiny")
 
 
 EVAL_RESERVED = ("model", "bench", "out", "adapter", "forget", "reference", "seed")
@@ -304,43 +325,47 @@ def run(config_file: str, only: list[str] | None = None, out: str | None = None)
     methods = {k: v for k, v in cfg.methods.items() if not only or k in only}
     check_config(cfg, methods)
     layout = RunLayout(checked_run_root(Path(cfg.out) / cfg.name), tuple(cfg.seeds))
-    layout.root.mkdir(parents=True, exist_ok=True)
-    per_seed = 2 + 2 + 2 * len(methods) + 2 * len(cfg.ks)
-    stages = Stages(layout.manifest, 1 + per_seed * len(cfg.seeds) + 1)
-    stages.manifest.update(
-        {
-            "name": cfg.name,
-            "config_file": str(Path(config_file).resolve()),
-            "seeds": cfg.seeds,
-            "forget": cfg.forget,
-            "sweep": cfg.sweep,
-            "methods": {
-                k: {"method": v.method, "options": v.options, "group": v.group}
-                for k, v in methods.items()
-            },
-            "machine": machine(),
-            "git": git_hash(),
-            "versions": versions(),
+    with output_lock(layout.root):
+        layout.root.mkdir(parents=True, exist_ok=True)
+        per_seed = 2 + 2 + 2 * len(methods) + 2 * len(cfg.ks)
+        stages = Stages(layout.manifest, 1 + per_seed * len(cfg.seeds) + 1)
+        stages.manifest.update(
+            {
+                "name": cfg.name,
+                "config_file": str(Path(config_file).resolve()),
+                "seeds": cfg.seeds,
+                "forget": cfg.forget,
+                "sweep": cfg.sweep,
+                "methods": {
+                    k: {"method": v.method, "options": v.options, "group": v.group}
+                    for k, v in methods.items()
+                },
+                "machine": machine(),
+                "git": git_hash(),
+                "versions": versions(),
+            }
+        )
+        write_yaml(layout.config, dataclasses.asdict(cfg))
+
+        bench, bench_key = _bench_stage(cfg, stages, layout)
+        for seed in cfg.seeds:
+            s = SeedRun(cfg, stages, layout, seed, bench, bench_key)
+            s.train()
+            s.references()
+            s.methods(methods)
+
+        rkey = key_of({s: v["key"] for s, v in stages.manifest["stages"].items() if s != "report"})
+        reports = [layout.report(name) for name in REPORT_FILES]
+        stages.run("report", rkey, reports, lambda: report(str(layout.root)))
+        stages.manifest["times"] = {
+            k: v.get("seconds") for k, v in stages.manifest["stages"].items()
         }
-    )
-    write_yaml(layout.config, dataclasses.asdict(cfg))
-
-    bench, bench_key = _bench_stage(cfg, stages, layout)
-    for seed in cfg.seeds:
-        s = SeedRun(cfg, stages, layout, seed, bench, bench_key)
-        s.train()
-        s.references()
-        s.methods(methods)
-
-    rkey = key_of({s: v["key"] for s, v in stages.manifest["stages"].items() if s != "report"})
-    stages.run("report", rkey, [layout.report("report.html")], lambda: report(str(layout.root)))
-    stages.manifest["times"] = {k: v.get("seconds") for k, v in stages.manifest["stages"].items()}
-    stages.save()
-    say(
-        f"[run] done in {(time.monotonic() - stages.t0) / 60:.1f} min; "
-        f"{len(stages.ran)} stage(s) ran; report: {layout.report('report.html')}"
-    )
-    return layout.report("report.html")
+        stages.save()
+        say(
+            f"[run] done in {(time.monotonic() - stages.t0) / 60:.1f} min; "
+            f"{len(stages.ran)} stage(s) ran; report: {layout.report('report.html')}"
+        )
+        return layout.report("report.html")
 
 
 def demo(out: str = "runs") -> Path:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -53,32 +55,59 @@ def _progress(out: Path) -> float:
         return 1.0 if (out / "config.json").is_file() else 0.0
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: get SIGKILL when the parent dies (Linux), so a killed
+    ``smfa run`` leaves no training behind; elsewhere the parent's ``finally`` kills them."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _spawn(cmd: list[str], env: dict, err_file) -> subprocess.Popen:
+    return subprocess.Popen(
+        cmd,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=err_file,
+        preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+    )
+
+
 def train_models(jobs: list[tuple[str, list[str], Path]], parallel: bool) -> None:
     """Run ``(name, command, out)`` jobs, side by side with one thread each when
-    ``parallel``; a failed job raises :class:`SmfaError` with its last error line."""
+    ``parallel``; a failed job raises :class:`SmfaError` with its last error line.
+
+    The children die with this process: SIGKILL on parent death (Linux ``PR_SET_PDEATHSIG``)
+    and, for any other way out (an exception, SIGTERM, Ctrl-C), killed in ``finally``.
+    """
     env = dict(os.environ)
     if parallel and len(jobs) > 1:
         env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     groups = [jobs] if parallel else [[j] for j in jobs]
     for group in groups:
-        procs = [
-            (
-                name,
-                subprocess.Popen(
-                    cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
-                ),
-                out,
-            )
-            for name, cmd, out in group
-        ]
-        pbar = bar(total=100, desc=" + ".join(n for n, _, _ in group), unit="%")
-        while any(p.poll() is None for _, p, _ in procs):
-            pbar.n = int(100 * min(_progress(out) for _, _, out in procs))
-            pbar.refresh()
-            time.sleep(1.0)
-        pbar.close()
-        for name, p, _ in procs:
-            err = p.stderr.read()
-            if p.returncode != 0:
-                last = [x for x in err.strip().splitlines() if x.strip()][-1:] or ["failed"]
-                raise SmfaError(f"stage {name}: {last[0]}")
+        procs = []
+        try:
+            for name, cmd, out in group:
+                err = tempfile.TemporaryFile(mode="w+")
+                procs.append((name, _spawn(cmd, env, err), out, err))
+            pbar = bar(total=100, desc=" + ".join(n for n, *_ in group), unit="%")
+            while any(p.poll() is None for _, p, _, _ in procs):
+                pbar.n = int(100 * min(_progress(out) for _, _, out, _ in procs))
+                pbar.refresh()
+                time.sleep(1.0)
+            pbar.close()
+            for name, p, _, err in procs:
+                if p.returncode != 0:
+                    err.seek(0)
+                    lines = [x for x in err.read().strip().splitlines() if x.strip()]
+                    raise SmfaError(f"stage {name}: {(lines[-1:] or ['failed'])[0]}")
+        finally:
+            for _, p, _, err in procs:
+                if p.poll() is None:
+                    p.kill()
+                    p.wait()
+                err.close()

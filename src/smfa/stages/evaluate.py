@@ -10,10 +10,11 @@ docs/metrics.md.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from smfa.errors import SmfaError
-from smfa.io import check_output, read_json, write_json
+from smfa.io import check_output, output_lock, read_json, write_json
 from smfa.progress import say
 from smfa.splits import check_eval_splits, check_forget
 
@@ -31,6 +32,12 @@ def load_evaluated_model(
     if adapter is not None:
         net = apply_update(net, adapter, allow_pickle=allow_pickle)
     return net, processor
+
+
+def relative_to_output(path: str | Path, out: str | Path) -> str:
+    """``path`` relative to the folder of ``out`` (results do not depend on where the
+    checkout lives: two clones give byte-identical JSONs)."""
+    return Path(os.path.relpath(Path(path).resolve(), Path(out).resolve().parent)).as_posix()
 
 
 def is_eval_result(path: str | Path) -> bool:
@@ -143,58 +150,59 @@ def evaluate(
         is_file=True,
         owned=is_eval_result(out),
     )
-    ref_records = read_reference(reference)
-    b = load_bench(bench)
-    dev = resolve_device(device)
-    net, processor = load_evaluated_model(model, adapter, dtype, dev, allow_pickle)
-    scoring = make_scoring(b, judge, judge_options, Path(out))
-    lp_splits = list(logprob_splits or LOGPROB_SPLITS)
+    with output_lock(out):
+        ref_records = read_reference(reference)
+        b = load_bench(bench)
+        dev = resolve_device(device)
+        net, processor = load_evaluated_model(model, adapter, dtype, dev, allow_pickle)
+        scoring = make_scoring(b, judge, judge_options, Path(out))
+        lp_splits = list(logprob_splits or LOGPROB_SPLITS)
 
-    records = []
-    for name in splits:
-        table = forget if name == "forget" else name
-        rows = select_rows(b.split(table), max_samples, seed)
-        if rows:
-            say(f"[eval] {table}: {len(rows)} questions")
-        records += evaluate_rows(
-            net,
-            processor,
-            b,
-            rows,
-            table,
-            scoring,
-            batch_size,
-            max_new_tokens,
-            logprobs=logprob_metrics and name in lp_splits,
-        )
-    result = {
-        "smfa_output": "eval",
-        "model": str(Path(model).resolve()),
-        "adapter": str(Path(adapter).resolve()) if adapter else None,
-        "bench": str(Path(bench).resolve()),
-        "forget": forget,
-        "judge": judge,
-        "summary": summarize(records, forget_split=forget, reference=ref_records),
-        "metrics": {m.name: m.describe() for m in registered()},
-        "records": records,
-        "config": {
-            "splits": splits,
-            "max_samples": max_samples,
-            "batch_size": batch_size,
-            "max_new_tokens": max_new_tokens,
-            "judge_options": _public(judge_options),
-            "logprob_metrics": logprob_metrics,
-            "logprob_splits": lp_splits,
-            "dtype": dtype,
-            "device": dev,
-        },
-        "seed": seed,
-        **provenance(),
-        "bench_manifest_seed": b.manifest.get("seed"),
-    }
-    write_json(out, result)
-    say(f"[eval] wrote {out}")
-    return Path(out)
+        records = []
+        for name in splits:
+            table = forget if name == "forget" else name
+            rows = select_rows(b.split(table), max_samples, seed)
+            if rows:
+                say(f"[eval] {table}: {len(rows)} questions")
+            records += evaluate_rows(
+                net,
+                processor,
+                b,
+                rows,
+                table,
+                scoring,
+                batch_size,
+                max_new_tokens,
+                logprobs=logprob_metrics and name in lp_splits,
+            )
+        result = {
+            "smfa_output": "eval",
+            "model": relative_to_output(model, out),
+            "adapter": relative_to_output(adapter, out) if adapter else None,
+            "bench": relative_to_output(bench, out),
+            "forget": forget,
+            "judge": judge,
+            "summary": summarize(records, forget_split=forget, reference=ref_records),
+            "metrics": {m.name: m.describe() for m in registered()},
+            "records": records,
+            "config": {
+                "splits": splits,
+                "max_samples": max_samples,
+                "batch_size": batch_size,
+                "max_new_tokens": max_new_tokens,
+                "judge_options": _public(judge_options),
+                "logprob_metrics": logprob_metrics,
+                "logprob_splits": lp_splits,
+                "dtype": dtype,
+                "device": dev,
+            },
+            "seed": seed,
+            **provenance(),
+            "bench_manifest_seed": b.manifest.get("seed"),
+        }
+        write_json(out, result)
+        say(f"[eval] wrote {out}")
+        return Path(out)
 
 
 def _public(options: dict | None) -> dict:

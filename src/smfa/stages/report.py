@@ -6,7 +6,7 @@ import os
 from contextlib import ExitStack
 from pathlib import Path
 
-from smfa.io import atomic_path, atomic_write_bytes, check_output
+from smfa.io import atomic_path, atomic_write_bytes, check_output, output_lock
 from smfa.layout import RunLayout
 from smfa.report import PLOTS, build, load_run
 from smfa.report.doc import Block, Figure, render_markdown
@@ -72,4 +72,5 @@ def report(run_dir: str, overwrite: bool = False) -> Path:
         The path of report.html.
     """
     root = Path(run_dir)
-    return write(root, build(load_run(root)), overwrite)
+    with output_lock(root / "report.html"):
+        return write(root, build(load_run(root)), overwrite)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from smfa.config import Real
 from smfa.errors import SmfaError
-from smfa.io import check_output, staged_dir, write_json, write_yaml
+from smfa.io import check_output, output_lock, staged_dir, write_json, write_yaml
 
 
 def sculpt(
@@ -59,27 +59,28 @@ def sculpt(
             raise SmfaError(f"{d}: adapter folder not found (no adapter_config.json)")
     inputs = [*mfas, anchor, merge_into]
     check_output(out, "sculpt", overwrite, inputs)
-    delta, stats = sculpt_saved(
-        [Path(m) for m in mfas], Path(anchor), opts.k, opts.criteria, opts.combine
-    )
-    if merge_into:
-        check_delta_matches(delta, merge_into, source=f"{mfas[0]} (sculpted)")
-    with staged_dir(out, "sculpt", overwrite, inputs) as tmp:
-        write_delta(tmp, delta, "smfa")
-        mask_stats_file(tmp, stats)
-        write_yaml(
-            tmp / "config.yaml",
-            {
-                "mfa": [str(Path(m).resolve()) for m in mfas],
-                "anchor": str(Path(anchor).resolve()),
-                "k": opts.k,
-                "criteria": opts.criteria,
-                "combine": opts.combine,
-                "svd_rank": svd_rank,
-            },
+    with output_lock(out):
+        delta, stats = sculpt_saved(
+            [Path(m) for m in mfas], Path(anchor), opts.k, opts.criteria, opts.combine
         )
-        if svd_rank:
-            write_json(tmp / "svd.json", write_lora_adapter(tmp / "lora", delta, svd_rank))
         if merge_into:
-            write_merged(Path(merge_into), delta, tmp / "merged")
-    return Path(out)
+            check_delta_matches(delta, merge_into, source=f"{mfas[0]} (sculpted)")
+        with staged_dir(out, "sculpt", overwrite, inputs) as tmp:
+            write_delta(tmp, delta, "smfa")
+            mask_stats_file(tmp, stats)
+            write_yaml(
+                tmp / "config.yaml",
+                {
+                    "mfa": [str(Path(m).resolve()) for m in mfas],
+                    "anchor": str(Path(anchor).resolve()),
+                    "k": opts.k,
+                    "criteria": opts.criteria,
+                    "combine": opts.combine,
+                    "svd_rank": svd_rank,
+                },
+            )
+            if svd_rank:
+                write_json(tmp / "svd.json", write_lora_adapter(tmp / "lora", delta, svd_rank))
+            if merge_into:
+                write_merged(Path(merge_into), delta, tmp / "merged")
+        return Path(out)

@@ -16,7 +16,7 @@ from smfa import __version__
 from smfa.config import TrainConfig, from_dict, to_dict
 from smfa.data import original_samples
 from smfa.errors import SmfaError
-from smfa.io import check_output, read_yaml, staged_dir, write_json, write_yaml
+from smfa.io import check_output, output_lock, read_yaml, staged_dir, write_json, write_yaml
 from smfa.paths import shipped_config
 from smfa.progress import say
 from smfa.runtime import resolve_device, resolve_dtype, work_dir_for
@@ -106,70 +106,73 @@ def train_original(
 
     out = Path(out)
     check_output(out, "train", overwrite, inputs=[bench, None if model == "tiny" else model])
-    b = load_bench(bench)
-    if exclude is not None:
-        check_forget(exclude, "--exclude")
-    is_tiny = model == "tiny"
-    cfg = load_original_config(train_config, is_tiny)
-    if seed is not None:
-        cfg.train = dataclasses.replace(cfg.train, seed=seed)
-    work = work_dir_for(out)
-    work.mkdir(parents=True, exist_ok=True)
-    dev, dt = resolve_device(device), resolve_dtype(dtype)
+    with output_lock(out):
+        b = load_bench(bench)
+        if exclude is not None:
+            check_forget(exclude, "--exclude")
+        is_tiny = model == "tiny"
+        cfg = load_original_config(train_config, is_tiny)
+        if seed is not None:
+            cfg.train = dataclasses.replace(cfg.train, seed=seed)
+        work = work_dir_for(out)
+        work.mkdir(parents=True, exist_ok=True)
+        dev, dt = resolve_device(device), resolve_dtype(dtype)
 
-    if is_tiny:
-        init = work / "init"
-        if not (init / "config.json").is_file():
-            tcfg = from_dict(tiny.TinyConfig, cfg.model, "model")
-            tiny.build(init, corpus_texts(b), tcfg, seed=cfg.train.seed)
-        model_path = init
-    else:
-        model_path = Path(model)
-    net, processor = load_model(str(model_path), dtype=dtype, device=dev, allow_pickle=allow_pickle)
-    samples = original_samples(b, exclude=exclude)
-    if any(s.image for s in samples):
-        from smfa.models import require_images
-
-        require_images(net, samples, source=str(bench))
-    if not cfg.train.full_finetune:
-        net = add_lora(net, cfg.train.lora, cfg.train.seed)
-    what = "retain-only" if exclude else "original"
-    say(f"[train] {what} model: {len(samples)} samples, {dev}, {dt}")
-    net, log = fit(
-        net,
-        processor,
-        {"train": samples},
-        nll_loss_fn("train"),
-        cfg.train,
-        work,
-        desc=f"train {what}",
-        extra_fingerprint=str(model_path),
-    )
-    if not cfg.train.full_finetune:
-        net = net.merge_and_unload()
-    resolved = {
-        "bench": str(Path(bench).resolve()),
-        "model": model,  # "tiny" or the base model's path (read by `smfa unlearn`)
-        "tiny_model": cfg.model if is_tiny else None,
-        "train": to_dict(cfg.train),
-        "exclude": exclude,
-        "dtype": dtype,
-        "device": dev,
-        "smfa_version": __version__,
-    }
-    with staged_dir(out, "train", overwrite, inputs=[bench]) as tmp:
-        net.save_pretrained(tmp, safe_serialization=True)
-        processor.save_pretrained(tmp)
-        write_yaml(tmp / "config.yaml", resolved)
-        write_json(
-            tmp / "train_summary.json",
-            {
-                "steps": len(log),
-                "samples": len(samples),
-                "final_loss": log[-1]["loss"] if log else None,
-            },
+        if is_tiny:
+            init = work / "init"
+            if not (init / "config.json").is_file():
+                tcfg = from_dict(tiny.TinyConfig, cfg.model, "model")
+                tiny.build(init, corpus_texts(b), tcfg, seed=cfg.train.seed)
+            model_path = init
+        else:
+            model_path = Path(model)
+        net, processor = load_model(
+            str(model_path), dtype=dtype, device=dev, allow_pickle=allow_pickle
         )
-        shutil.copy(work / "train_log.jsonl", tmp / "train_log.jsonl")
-    shutil.rmtree(work, ignore_errors=True)
-    say(f"[train] wrote {out}")
-    return out
+        samples = original_samples(b, exclude=exclude)
+        if any(s.image for s in samples):
+            from smfa.models import require_images
+
+            require_images(net, samples, source=str(bench))
+        if not cfg.train.full_finetune:
+            net = add_lora(net, cfg.train.lora, cfg.train.seed)
+        what = "retain-only" if exclude else "original"
+        say(f"[train] {what} model: {len(samples)} samples, {dev}, {dt}")
+        net, log = fit(
+            net,
+            processor,
+            {"train": samples},
+            nll_loss_fn("train"),
+            cfg.train,
+            work,
+            desc=f"train {what}",
+            extra_fingerprint=str(model_path),
+        )
+        if not cfg.train.full_finetune:
+            net = net.merge_and_unload()
+        resolved = {
+            "bench": str(Path(bench).resolve()),
+            "model": model,  # "tiny" or the base model's path (read by `smfa unlearn`)
+            "tiny_model": cfg.model if is_tiny else None,
+            "train": to_dict(cfg.train),
+            "exclude": exclude,
+            "dtype": dtype,
+            "device": dev,
+            "smfa_version": __version__,
+        }
+        with staged_dir(out, "train", overwrite, inputs=[bench]) as tmp:
+            net.save_pretrained(tmp, safe_serialization=True)
+            processor.save_pretrained(tmp)
+            write_yaml(tmp / "config.yaml", resolved)
+            write_json(
+                tmp / "train_summary.json",
+                {
+                    "steps": len(log),
+                    "samples": len(samples),
+                    "final_loss": log[-1]["loss"] if log else None,
+                },
+            )
+            shutil.copy(work / "train_log.jsonl", tmp / "train_log.jsonl")
+        shutil.rmtree(work, ignore_errors=True)
+        say(f"[train] wrote {out}")
+        return out

@@ -18,7 +18,15 @@ from pathlib import Path
 from smfa import __version__
 from smfa.config import Real, TrainConfig, from_dict, to_dict
 from smfa.errors import SmfaError
-from smfa.io import check_no_pickle, check_output, read_yaml, staged_dir, write_json, write_yaml
+from smfa.io import (
+    check_no_pickle,
+    check_output,
+    output_lock,
+    read_yaml,
+    staged_dir,
+    write_json,
+    write_yaml,
+)
 from smfa.paths import shipped_config
 from smfa.progress import say
 from smfa.registry import METHODS
@@ -155,6 +163,7 @@ def unlearn(
     """
     from smfa.adapters import check_delta_matches, mask_stats_file, write_delta, write_merged
     from smfa.bench import load_valid as load_bench
+    from smfa.data import forget_rows
     from smfa.methods.base import UnlearnContext
 
     check_forget(forget)
@@ -164,58 +173,61 @@ def unlearn(
     check_no_pickle(orig, allow_pickle)
     inputs = [original, bench, adapters_from, method_config]
     out = check_output(Path(out), "unlearn", overwrite, inputs)
-    train = {"full_finetune": full_finetune, "max_steps": max_steps, "seed": seed}
-    s = resolve_settings(method, is_tiny(orig), method_config, options, train, retain_few)
-    m = METHODS.get(method)(s.options)
-    reuse = reusable_adapters(method, m, adapters_from) if adapters_from is not None else None
-    b = load_bench(bench)
-    work = work_dir_for(out)
-    ctx = UnlearnContext(
-        bench=b,
-        forget=forget,
-        original=orig,
-        work=work,
-        train=s.train,
-        retain_few=s.retain_few,
-        device=resolve_device(device),
-        dtype=dtype,
-        allow_pickle=allow_pickle,
-    )
-    say(f"[unlearn] {method} on {forget} ({'full' if s.train.full_finetune else 'LoRA'})")
-    try:
-        result = m.from_adapters(reuse) if reuse is not None else m.run(ctx)
-    except ValueError as e:
-        raise SmfaError(f"{method}: {e}") from None
-    check_delta_matches(result.delta, orig, source=f"{method} ({adapters_from or 'trained'})")
-    resolved = {
-        "method": method,
-        "original": str(orig.resolve()),
-        "bench": str(Path(bench).resolve()),
-        "forget": forget,
-        "retain_few": s.retain_few,
-        "train": to_dict(s.train),
-        "options": dataclasses.asdict(s.options),
-        "config_file": str(s.config_file),
-        "adapters_from": str(Path(adapters_from).resolve()) if adapters_from else None,
-        "smfa_version": __version__,
-    }
-    with staged_dir(out, "unlearn", overwrite, inputs) as tmp:
-        write_delta(tmp, result.delta, method)
-        for tag, adir in result.adapters.items():
-            shutil.copytree(adir, tmp / "adapters" / tag)
-            log = adir.parent / "train_log.jsonl"
-            if log.is_file():
-                shutil.copy(log, tmp / "adapters" / tag / "train_log.jsonl")
-        stats = result.info.pop("mask_stats", None)
-        if stats is not None:
-            mask_stats_file(tmp, stats)
-        write_json(tmp / "summary.json", result.info)
-        write_yaml(tmp / "config.yaml", resolved)
-        if merge:
-            write_merged(orig, result.delta, tmp / "merged", dtype)
-    shutil.rmtree(work, ignore_errors=True)
-    say(f"[unlearn] wrote {out}")
-    return out
+    with output_lock(out):
+        train = {"full_finetune": full_finetune, "max_steps": max_steps, "seed": seed}
+        s = resolve_settings(method, is_tiny(orig), method_config, options, train, retain_few)
+        m = METHODS.get(method)(s.options)
+        reuse = reusable_adapters(method, m, adapters_from) if adapters_from is not None else None
+        b = load_bench(bench)
+        if not forget_rows(b, forget):
+            raise SmfaError(f"{b.root / 'data' / forget}.jsonl: no memory questions to forget")
+        work = work_dir_for(out)
+        ctx = UnlearnContext(
+            bench=b,
+            forget=forget,
+            original=orig,
+            work=work,
+            train=s.train,
+            retain_few=s.retain_few,
+            device=resolve_device(device),
+            dtype=dtype,
+            allow_pickle=allow_pickle,
+        )
+        say(f"[unlearn] {method} on {forget} ({'full' if s.train.full_finetune else 'LoRA'})")
+        try:
+            result = m.from_adapters(reuse) if reuse is not None else m.run(ctx)
+        except ValueError as e:
+            raise SmfaError(f"{method}: {e}") from None
+        check_delta_matches(result.delta, orig, source=f"{method} ({adapters_from or 'trained'})")
+        resolved = {
+            "method": method,
+            "original": str(orig.resolve()),
+            "bench": str(Path(bench).resolve()),
+            "forget": forget,
+            "retain_few": s.retain_few,
+            "train": to_dict(s.train),
+            "options": dataclasses.asdict(s.options),
+            "config_file": str(s.config_file),
+            "adapters_from": str(Path(adapters_from).resolve()) if adapters_from else None,
+            "smfa_version": __version__,
+        }
+        with staged_dir(out, "unlearn", overwrite, inputs) as tmp:
+            write_delta(tmp, result.delta, method)
+            for tag, adir in result.adapters.items():
+                shutil.copytree(adir, tmp / "adapters" / tag)
+                log = adir.parent / "train_log.jsonl"
+                if log.is_file():
+                    shutil.copy(log, tmp / "adapters" / tag / "train_log.jsonl")
+            stats = result.info.pop("mask_stats", None)
+            if stats is not None:
+                mask_stats_file(tmp, stats)
+            write_json(tmp / "summary.json", result.info)
+            write_yaml(tmp / "config.yaml", resolved)
+            if merge:
+                write_merged(orig, result.delta, tmp / "merged", dtype)
+        shutil.rmtree(work, ignore_errors=True)
+        say(f"[unlearn] wrote {out}")
+        return out
 
 
 # -- the command line: one sub-command per registered method ---------------------------------
