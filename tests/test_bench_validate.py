@@ -112,7 +112,10 @@ def test_show_prints_a_profile_and_writes_a_contact_sheet(small_bench, tmp_path,
     assert p["id"] in text and p["name"] in text and "understanding:" in text
     assert Image.open(sheet).size == (8 * 34, 2 * 34)
     monkeypatch.chdir(tmp_path)
-    show(str(small_bench), out=str(small_bench / "sheet.png"))  # never inside the bench
-    assert (tmp_path / "sheet.png").is_file() and find_problems(small_bench) == []
+    assert "contact sheet" not in show(str(small_bench))  # no --out: nothing written
+    assert list(tmp_path.iterdir()) == [sheet]
+    with pytest.raises(SmfaError, match="input"):  # never inside the bench
+        show(str(small_bench), out=str(small_bench / "sheet.png"))
+    assert find_problems(small_bench) == []
     with pytest.raises(SmfaError, match="no profile"):
         show(str(small_bench), profile="Nobody")

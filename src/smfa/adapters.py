@@ -174,7 +174,10 @@ def sculpt_deltas(
             raise _pair_error(
                 names[1], base, f"shape {tuple(da.shape)} != {tuple(df.shape)} in {names[0]}"
             )
-        sculpted, _, stats = sculpt(df, da, k, criteria, eps)
+        try:
+            sculpted, _, stats = sculpt(df, da, k, criteria, eps)
+        except ValueError as e:
+            raise SmfaError(f"{names[0]} / {names[1]}: layer '{base}': {e}") from None
         yield base, sculpted, stats
     extra = [key for key in deltas_a if key not in seen]
     if extra:

@@ -7,6 +7,7 @@ Errors caused by the user's input print one line (``error: ...``) and exit with 
 
 from __future__ import annotations
 
+import errno
 import sys
 
 
@@ -93,6 +94,18 @@ def _register_types() -> None:
         pass
 
 
+# A full disk, a read-only or forbidden folder: the user's environment, not a bug.
+USER_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
+
+
+def _exit_on_sigterm() -> None:
+    """SIGTERM unwinds like Ctrl-C, so ``finally`` blocks run (training children are killed,
+    temporary folders removed)."""
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``smfa`` console script."""
     from jsonargparse import CLI
@@ -102,6 +115,7 @@ def main(argv: list[str] | None = None) -> None:
 
     _quiet_libraries()
     _register_types()
+    _exit_on_sigterm()
     argv = list(sys.argv[1:] if argv is None else argv)
     if "--quiet" in argv:
         argv.remove("--quiet")
@@ -115,6 +129,14 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2)
     except ValueError as e:  # config validation (__post_init__) names the field and value
         print(f"error: {' '.join(str(e).split())}", file=sys.stderr)
+        sys.exit(2)
+    except OSError as e:
+        if e.errno not in USER_ERRNOS:
+            raise
+        print(
+            f"error: {e.filename or ''}: {e.strerror}".replace("error: : ", "error: "),
+            file=sys.stderr,
+        )
         sys.exit(2)
     if result is not None and not isinstance(result, bool):
         print(result)

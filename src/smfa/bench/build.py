@@ -6,8 +6,6 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
 from smfa.bench import write
 from smfa.bench.colors import png_bytes
 from smfa.bench.config import PROFILE_SPLITS, BenchConfig, rng
@@ -117,13 +115,13 @@ def build_from_config(out: str | Path, cfg: BenchConfig, quiet: bool = False) ->
             files[rel] = sha256_bytes(data)
 
         size = cfg.image_size
-        for p in tqdm(people, desc="profiles", disable=quiet, leave=False):
+        for p in _bar(people, "profiles", quiet):
             if p["domain"] == "faces":
                 img = render_face(p["visible"], size)
             else:
                 img = render_fundus(p["visible"], size, rng(cfg.seed, "render", p["id"]))
             put(p["image"], png_bytes(img))
-        for s in tqdm(scenes, desc="scenes", disable=quiet, leave=False):
+        for s in _bar(scenes, "scenes", quiet):
             put(s["image"], png_bytes(render_scene(s["objects"], size)))
 
         for name, rows in tables.items():
@@ -139,6 +137,19 @@ def build_from_config(out: str | Path, cfg: BenchConfig, quiet: bool = False) ->
         put("README.md", write.card(cfg, n).encode("utf-8"))
         (tmp / "manifest.json").write_bytes(write.json_bytes(write.manifest(cfg, n, files)))
     return out
+
+
+def _bar(items: list, desc: str, quiet: bool):
+    """Iterate with a progress bar unless ``quiet`` or smfa is quiet (``--quiet``)."""
+    from smfa.progress import bar, is_quiet
+
+    if quiet or is_quiet():
+        yield from items
+        return
+    with bar(total=len(items), desc=desc) as b:
+        for it in items:
+            yield it
+            b.update(1)
 
 
 def _check_target(out: Path) -> None:

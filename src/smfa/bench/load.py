@@ -70,8 +70,11 @@ class Bench:
             return None
         if not path.is_file():
             raise SmfaError(f"{path}: image not found")
-        with Image.open(path) as img:
-            return img.convert("RGB")
+        try:
+            with Image.open(path) as img:
+                return img.convert("RGB")
+        except (OSError, ValueError) as e:  # truncated or not an image
+            raise SmfaError(f"{path}: not a readable image ({' '.join(str(e).split())})") from None
 
     def __repr__(self) -> str:
         return f"Bench({str(self.root)!r}, seed={self.manifest.get('seed')})"

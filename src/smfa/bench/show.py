@@ -8,7 +8,7 @@ from PIL import Image
 
 from smfa.bench.colors import png_bytes
 from smfa.bench.load import Bench
-from smfa.io import atomic_write_bytes
+from smfa.io import atomic_write_bytes, check_output
 
 
 def show(
@@ -18,21 +18,25 @@ def show(
     n: int = 16,
     questions: int = 3,
 ) -> str:
-    """Print a profile (facts and a few questions per type) and write a contact sheet PNG.
+    """Show a profile (facts and a few questions per type); ``--out`` also writes a contact
+    sheet PNG of it and the next profiles.
 
     The sheet is never written inside the benchmark folder (that would break its manifest).
 
     Args:
         path: Benchmark folder.
         profile: Profile id (p0007) or name; default: the first profile of forget05.
-        out: Contact sheet PNG to write; default: contact_sheet.png in the current folder.
+        out: Contact sheet PNG to write (none when omitted).
         n: Number of images on the contact sheet (the shown profile first).
         questions: Questions printed per question type.
 
     Returns:
-        The printed text.
+        The text (the command line prints it).
     """
     bench = Bench(path)
+    dest = Path(out) if out else None
+    if dest is not None:
+        check_output(dest, "bench show", inputs=[bench.root], is_file=True, owned=dest.is_file())
     p = (
         bench.profile(profile)
         if profile
@@ -53,16 +57,11 @@ def show(
             lines.append(f"  {qtype}:")
             lines += [f"    Q: {r['question']}  A: {r['answer']}" for r in some]
 
-    others = [q for q in bench.profiles() if q["id"] != p["id"]]
-    sheet = contact_sheet(bench, [p, *others][: max(1, n)])
-    dest = Path(out) if out else Path.cwd() / "contact_sheet.png"
-    if bench.root.resolve() in dest.resolve().parents:
-        dest = Path.cwd() / dest.name  # keep the benchmark folder exactly as its manifest says
-    atomic_write_bytes(dest, png_bytes(sheet))
-    lines.append(f"contact sheet: {dest}")
-    text = "\n".join(lines)
-    print(text)
-    return text
+    if dest is not None:
+        others = [q for q in bench.profiles() if q["id"] != p["id"]]
+        atomic_write_bytes(dest, png_bytes(contact_sheet(bench, [p, *others][: max(1, n)])))
+        lines.append(f"contact sheet: {dest}")
+    return "\n".join(lines)
 
 
 def contact_sheet(bench: Bench, profiles: list[dict], cols: int = 8) -> Image.Image:

@@ -45,7 +45,8 @@ def validate(path: str) -> None:
     for p in problems:
         print(p, file=sys.stderr)
     if problems:
-        raise SmfaError(f"{len(problems)} problems in {path}")
+        n = len(problems)
+        raise SmfaError(f"{n} problem{'s' if n > 1 else ''} in {path}; first: {problems[0]}")
     print(f"{path}: ok")
 
 

@@ -84,9 +84,11 @@ def load(
         model = AutoModelForImageTextToText.from_pretrained(
             path, dtype=torch_dtype, use_safetensors=not allow_pickle or None
         )
-    except OSError as e:
+    except Exception as e:  # OSError, safetensors' header errors, shape mismatches ...
         msg = " ".join(str(e).split())[:200]
-        raise SmfaError(f"{path}: cannot load the model weights ({msg})") from None
+        raise SmfaError(
+            f"{path}: cannot load the model weights ({type(e).__name__}: {msg})"
+        ) from None
     model.to(device)
     model.eval()
     return model, processor

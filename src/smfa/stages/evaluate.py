@@ -9,6 +9,7 @@ docs/metrics.md.
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 from pathlib import Path
@@ -58,21 +59,32 @@ def make_scoring(bench, judge: str, judge_options: dict | None, out: Path):
     from smfa.eval.runner import Scoring
     from smfa.registry import JUDGES
 
+    if judge_options is not None and not isinstance(judge_options, dict):
+        raise SmfaError(f"--judge_options {judge_options!r}: expected a mapping")
     opts = dict(judge_options or {})
+    cls = JUDGES.get(judge)
+    known = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+    unknown = sorted(set(opts) - set(known))
+    if unknown:
+        raise SmfaError(
+            f"--judge_options: unknown option '{unknown[0]}' of judge {judge} "
+            f"(known: {', '.join(known)})"
+        )
     if judge == "rule":
         opts.setdefault("refusal_pool", bench.refusals())
     elif judge == "openai":  # finished scores survive an endpoint failure
         opts.setdefault("cache_dir", str(Path(out).parent / "judge_cache"))
-    return Scoring(JUDGES.get(judge)(**opts), refusal_set(bench.refusals()), bench.attributes())
+    return Scoring(cls(**opts), refusal_set(bench.refusals()), bench.attributes())
 
 
 def read_reference(reference: str | None) -> list | None:
     """The per-sample records of a reference eval JSON (the retain-only model)."""
     if reference is None:
         return None
-    records = read_json(reference).get("records")
-    if records is None:
-        raise SmfaError(f"{reference}: field 'records' is missing")
+    data = read_json(reference)
+    records = data.get("records") if isinstance(data, dict) else None
+    if not isinstance(records, list):
+        raise SmfaError(f"{reference}: field 'records' is missing (not an smfa eval JSON)")
     return records
 
 

@@ -72,5 +72,6 @@ def report(run_dir: str, overwrite: bool = False) -> Path:
         The path of report.html.
     """
     root = Path(run_dir)
+    run = load_run(root)
     with output_lock(root / "report.html"):
-        return write(root, build(load_run(root)), overwrite)
+        return write(root, build(run), overwrite)

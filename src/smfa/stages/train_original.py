@@ -46,7 +46,7 @@ def load_original_config(path: str | None, tiny: bool) -> OriginalConfig:
     path = Path(path) if path else shipped_config("train", "tiny.yaml" if tiny else "real.yaml")
     data = read_yaml(path) or {}
     try:
-        return from_dict(OriginalConfig, data, str(path))
+        return from_dict(OriginalConfig, data, "train config")
     except (TypeError, ValueError) as e:
         raise SmfaError(f"{path}: {e}") from None
 
@@ -101,8 +101,6 @@ def train_original(
             loaded weights-only.
     """
     from smfa.bench import load_valid as load_bench
-    from smfa.models import load as load_model
-    from smfa.models import tiny
 
     out = Path(out)
     check_output(out, "train", overwrite, inputs=[bench, None if model == "tiny" else model])
@@ -115,64 +113,77 @@ def train_original(
         if seed is not None:
             cfg.train = dataclasses.replace(cfg.train, seed=seed)
         work = work_dir_for(out)
+        fresh = not work.exists()
         work.mkdir(parents=True, exist_ok=True)
-        dev, dt = resolve_device(device), resolve_dtype(dtype)
+        try:
+            return _train(b, bench, out, work, model, exclude, cfg, dtype, device, allow_pickle)
+        except SmfaError:
+            if fresh and not (work / "checkpoint").exists():  # nothing to resume: no trace
+                shutil.rmtree(work, ignore_errors=True)
+            raise
 
-        if is_tiny:
-            init = work / "init"
-            if not (init / "config.json").is_file():
-                tcfg = from_dict(tiny.TinyConfig, cfg.model, "model")
-                tiny.build(init, corpus_texts(b), tcfg, seed=cfg.train.seed)
-            model_path = init
-        else:
-            model_path = Path(model)
-        net, processor = load_model(
-            str(model_path), dtype=dtype, device=dev, allow_pickle=allow_pickle
-        )
-        samples = original_samples(b, exclude=exclude)
-        if any(s.image for s in samples):
-            from smfa.models import require_images
 
-            require_images(net, samples, source=str(bench))
-        if not cfg.train.full_finetune:
-            net = add_lora(net, cfg.train.lora, cfg.train.seed)
-        what = "retain-only" if exclude else "original"
-        say(f"[train] {what} model: {len(samples)} samples, {dev}, {dt}")
-        net, log = fit(
-            net,
-            processor,
-            {"train": samples},
-            nll_loss_fn("train"),
-            cfg.train,
-            work,
-            desc=f"train {what}",
-            extra_fingerprint=str(model_path),
+def _train(b, bench, out, work, model, exclude, cfg, dtype, device, allow_pickle) -> Path:
+    """Build or load the model, fit it, write ``out`` (see :func:`train_original`)."""
+    from smfa.models import load as load_model
+    from smfa.models import tiny
+
+    is_tiny = model == "tiny"
+    dev, dt = resolve_device(device), resolve_dtype(dtype)
+
+    if is_tiny:
+        init = work / "init"
+        if not (init / "config.json").is_file():
+            tcfg = from_dict(tiny.TinyConfig, cfg.model, "model")
+            tiny.build(init, corpus_texts(b), tcfg, seed=cfg.train.seed)
+        model_path = init
+    else:
+        model_path = Path(model)
+    net, processor = load_model(str(model_path), dtype=dtype, device=dev, allow_pickle=allow_pickle)
+    samples = original_samples(b, exclude=exclude)
+    if any(s.image for s in samples):
+        from smfa.models import require_images
+
+        require_images(net, samples, source=str(bench))
+    if not cfg.train.full_finetune:
+        net = add_lora(net, cfg.train.lora, cfg.train.seed)
+    what = "retain-only" if exclude else "original"
+    say(f"[train] {what} model: {len(samples)} samples, {dev}, {dt}")
+    net, log = fit(
+        net,
+        processor,
+        {"train": samples},
+        nll_loss_fn("train"),
+        cfg.train,
+        work,
+        desc=f"train {what}",
+        extra_fingerprint=str(model_path),
+    )
+    if not cfg.train.full_finetune:
+        net = net.merge_and_unload()
+    resolved = {
+        "bench": str(Path(bench).resolve()),
+        "model": model,  # "tiny" or the base model's path (read by `smfa unlearn`)
+        "tiny_model": cfg.model if is_tiny else None,
+        "train": to_dict(cfg.train),
+        "exclude": exclude,
+        "dtype": dtype,
+        "device": dev,
+        "smfa_version": __version__,
+    }
+    with staged_dir(out, "train", overwrite=True, inputs=[bench]) as tmp:  # checked at start
+        net.save_pretrained(tmp, safe_serialization=True)
+        processor.save_pretrained(tmp)
+        write_yaml(tmp / "config.yaml", resolved)
+        write_json(
+            tmp / "train_summary.json",
+            {
+                "steps": len(log),
+                "samples": len(samples),
+                "final_loss": log[-1]["loss"] if log else None,
+            },
         )
-        if not cfg.train.full_finetune:
-            net = net.merge_and_unload()
-        resolved = {
-            "bench": str(Path(bench).resolve()),
-            "model": model,  # "tiny" or the base model's path (read by `smfa unlearn`)
-            "tiny_model": cfg.model if is_tiny else None,
-            "train": to_dict(cfg.train),
-            "exclude": exclude,
-            "dtype": dtype,
-            "device": dev,
-            "smfa_version": __version__,
-        }
-        with staged_dir(out, "train", overwrite, inputs=[bench]) as tmp:
-            net.save_pretrained(tmp, safe_serialization=True)
-            processor.save_pretrained(tmp)
-            write_yaml(tmp / "config.yaml", resolved)
-            write_json(
-                tmp / "train_summary.json",
-                {
-                    "steps": len(log),
-                    "samples": len(samples),
-                    "final_loss": log[-1]["loss"] if log else None,
-                },
-            )
-            shutil.copy(work / "train_log.jsonl", tmp / "train_log.jsonl")
-        shutil.rmtree(work, ignore_errors=True)
-        say(f"[train] wrote {out}")
-        return out
+        shutil.copy(work / "train_log.jsonl", tmp / "train_log.jsonl")
+    shutil.rmtree(work, ignore_errors=True)
+    say(f"[train] wrote {out}")
+    return out

@@ -85,15 +85,21 @@ def resolve_settings(
         raise SmfaError(
             f"{path}: unknown field '{unknown[0]}' (known: {', '.join(CONFIG_SECTIONS)})"
         )
-    t = dict(data.get("train") or {})
-    t.update({k: v for k, v in (train or {}).items() if v is not None})
-    o = dict(data.get("options") or {})
-    o.update({k: v for k, v in (options or {}).items() if v is not None})
-    try:
+    t, o = data.get("train") or {}, data.get("options") or {}
+    try:  # the file alone: its errors name the file
         tcfg = from_dict(TrainConfig, t, "train")
         ocfg = from_dict(cls.Options, o, f"options of {method}")
     except (TypeError, ValueError) as e:
         raise SmfaError(f"{path}: {e}") from None
+    t_over = {k: v for k, v in (train or {}).items() if v is not None}
+    o_over = {k: v for k, v in (options or {}).items() if v is not None}
+    try:  # then the overrides (flags, run config): their errors name the option
+        if t_over:
+            tcfg = from_dict(TrainConfig, {**t, **t_over}, "train")
+        if o_over:
+            ocfg = from_dict(cls.Options, {**o, **o_over}, f"options of {method}")
+    except (TypeError, ValueError) as e:
+        raise SmfaError(f"option {e}") from None
     rf = retain_few if retain_few is not None else data.get("retain_few")
     return MethodSettings(tcfg, ocfg, rf, path)
 
