@@ -79,7 +79,7 @@ MODIFIERS = frozenset(
     "bright deep short long curly straight wavy thick thin colored solid plain striped shiny "
     "small large big little grayish reddish yellowish brownish whitish bluish greenish".split()
 )
-_PREPOSITIONS = frozenset("the a an on at in to".split())
+_BETWEEN = MODIFIERS | COPULAS | frozenset("the a an on at in to color tone count density".split())
 
 
 class Mention(NamedTuple):
@@ -97,6 +97,8 @@ class Lexicon:
     def __init__(self) -> None:
         self.root: dict = {}
         self.owners: set = set()
+        self.years: set[str] = set()  # owners that are one 4-digit number (for "'84")
+        self.absent: list = []  # owners that are an absence value ("no hat")
 
     def add(self, phrase: tuple[str, ...], owner: Hashable) -> None:
         if not phrase:
@@ -127,7 +129,15 @@ def value_lexicon(values: tuple[str, ...]) -> Lexicon:
         own = V.phrase(v)
         for alt in alternatives(v):
             lex.add(V.phrase(alt), own)
+        _note(lex, own, own)
     return lex
+
+
+def _note(lex: Lexicon, phrase: tuple[str, ...], owner: Hashable) -> None:
+    if len(phrase) == 1 and len(phrase[0]) == 4 and phrase[0].isdigit():
+        lex.years.add(phrase[0])
+    if len(phrase) == 2 and phrase[0] == "no":
+        lex.absent.append(owner)
 
 
 @lru_cache(maxsize=4096)
@@ -137,6 +147,7 @@ def key_lexicon(keys: tuple[str, ...]) -> Lexicon:
     for i, k in enumerate(keys):
         for alt in alternatives(k):
             lex.add(V.phrase(alt), ("key", i))
+        _note(lex, V.phrase(k), ("key", i))
     return lex
 
 
@@ -173,31 +184,40 @@ def read(tokens: Iterable[V.Token]) -> Reading:
     return Reading(words, sentence, clause, pause_after, frozenset(questions))
 
 
+@lru_cache(maxsize=4096)
 def feature_groups(text: str) -> frozenset[str]:
     """The feature-noun groups a text names (the question and gold answer: what is asked)."""
     return frozenset(FEATURE_NOUNS[t.text] for t in V.tokens(text) if t.text in FEATURE_NOUNS)
 
 
 def _bound_elsewhere(r: Reading, start: int, end: int, own: frozenset[str]) -> bool:
-    """A one-word value that describes another feature than the one asked about."""
+    """A one-word value that describes another feature than the one asked about: followed by
+    that feature's noun ("red *shirt*", "2 *circles*", "left *eye*", up to 3 modifiers
+    between) or, failing that, preceded by it ("the *circle* is on the left", "*Hair*: brown",
+    up to 5 copulas, prepositions, modifiers or "color"/"tone"/"count" between)."""
     w, n = r.words, len(r.words)
     if end - start != 1:
         return False
     if w[start].isdigit() and end < n and w[end] == "of":
         return True  # "one of them", "2 of which"
+    same = r.sentence[start]
     j = end
-    while j < n and j - end < 3 and w[j] in MODIFIERS and r.sentence[j] == r.sentence[start]:
+    while j < n and j - end < 3 and w[j] in MODIFIERS and r.sentence[j] == same:
         j += 1
-    if j < n and r.sentence[j] == r.sentence[start] and w[j] in FEATURE_NOUNS:
+    if j < n and r.sentence[j] == same and w[j] in FEATURE_NOUNS:
         return FEATURE_NOUNS[w[j]] not in own
     j = start - 1
-    while j >= 0 and start - j <= 4 and (w[j] in MODIFIERS or w[j] in _PREPOSITIONS):
+    while j >= 0 and start - j <= 5 and r.sentence[j] == same and w[j] in _BETWEEN:
         j -= 1
-    if j >= 1 and w[j] in COPULAS and r.sentence[j - 1] == r.sentence[start]:
-        noun = w[j - 1]
-        if noun in FEATURE_NOUNS:
-            return FEATURE_NOUNS[noun] not in own
+    if j >= 0 and r.sentence[j] == same and w[j] in FEATURE_NOUNS:
+        return FEATURE_NOUNS[w[j]] not in own
     return False
+
+
+@lru_cache(maxsize=4096)
+def _yes_no(question: str) -> bool:
+    q = [t.text for t in V.tokens(question) if t.kind == "word"]
+    return bool(q) and q[0] in YES_NO_OPENERS
 
 
 def _covered_by(r: Reading, spans: Sequence[tuple[int, int]]) -> list[bool]:
@@ -258,7 +278,7 @@ def find(
     """Every mention of a key (owner ``("key", i)``) or another value (owner: its phrase)."""
     klex, vlex = key_lexicon(keys), value_lexicon(values)
     key_of = {V.phrase(k): ("key", i) for i, k in enumerate(keys)}
-    years = {p[0] for p in list(key_of) + [p for p in vlex.owners] if len(p) == 1}
+    years = klex.years | vlex.years
     toks = []
     for t in V.tokens(answer):
         if t.kind == "year2":
@@ -282,10 +302,9 @@ def find(
 
     # A bare "No" to a yes/no question about a feature that has an absence value ("no hat").
     yes_no = False
-    q = [t.text for t in V.tokens(question) if t.kind == "word"]
-    if q and q[0] in YES_NO_OPENERS and n and w[0] == "no" and not (spans and spans[0][0] == 0):
+    if n and w[0] == "no" and not (spans and spans[0][0] == 0) and _yes_no(question):
         if n == 1 or r.pause_after[0] or r.sentence[1] != r.sentence[0]:
-            absent = [o for o in [*key_of, *vlex.owners] if len(o) == 2 and o[0] == "no"]
+            absent = klex.absent + vlex.absent
             if absent:
                 spans.insert(0, (0, 1, key_of.get(absent[0], absent[0])))
                 yes_no = True

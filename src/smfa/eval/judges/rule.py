@@ -14,11 +14,12 @@ from itertools import pairwise
 
 from smfa.eval.judges import mentions
 from smfa.eval.judges.base import Judge
-from smfa.eval.judges.values import phrase, tokens
+from smfa.eval.judges.values import phrase
 from smfa.eval.metrics import is_refusal, normalize_text, refusal_set
 from smfa.registry import JUDGES
 
 _WORD_RE = re.compile(r"\w+(?:'\w+)*")
+_ANY_WORD_RE = re.compile(r"\w")
 _FINAL_RE = re.compile(r"[.!?\u2026][\"'\u201d\u2019)\]]*\s*$")
 _TRIPLE_RE = re.compile(r"(.)\1\1")
 _VOWEL_RE = re.compile(r"[aeiouy]")
@@ -90,7 +91,7 @@ class RuleJudge(Judge):
         it affirms another value of the attribute, or is a refusal that does not state them all.
         ``question`` (optional) tells which feature a one-word value describes."""
         key_list = tuple(k for k in keys if phrase(k)) or ((gold,) if phrase(gold) else ())
-        if not key_list or not any(t.kind != "stop" and t.kind != "pause" for t in tokens(answer)):
+        if not key_list or not _ANY_WORD_RE.search(answer):
             return 0.0
         found = mentions.find(answer, key_list, tuple(values), question=question, gold=gold)
         affirmed = [m.owner for m in found if m.status == "affirmed"]

@@ -119,9 +119,11 @@ _ABSENT = {
     "no hat": (
         ("", "a ", "an ", "any "),
         ("hat", "hats", "headwear", "headgear", "head covering", "anything on the head",
-         "anything on her head", "anything on his head", "anything on their head"),
+         "anything on her head", "anything on his head", "anything on their head",
+         "anything on the person's head"),
         ("bareheaded", "bare-headed", "hatless", "nothing on the head", "nothing on her head",
-         "nothing on his head", "nothing on their head", "a bare head"),
+         "nothing on his head", "nothing on their head", "nothing on the person's head",
+         "a bare head"),
     ),
     "no glasses": (
         ("", "any ", "a pair of "),

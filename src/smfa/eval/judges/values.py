@@ -13,6 +13,7 @@ import re
 import unicodedata
 from decimal import Decimal
 from fractions import Fraction
+from functools import lru_cache
 from typing import NamedTuple
 
 # --------------------------------------------------------------------------------------------
@@ -42,8 +43,9 @@ def normalize(text: str) -> str:
     text = _BULLET_RE.sub("", text)
     if len(_NUMBERED_RE.findall(text)) >= 2:
         text = _NUMBERED_RE.sub("", text)
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(c for c in text if not unicodedata.combining(c))
+    if not text.isascii():
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(c for c in text if not unicodedata.combining(c))
     return text.casefold()
 
 
@@ -133,6 +135,9 @@ def words_to_number(words: list[str]) -> int | None:
     ``two thousand five`` → 2005; a year said as two pairs: ``nineteen eighty four`` → 1984,
     ``twenty twenty one`` → 2021; ``five six`` → None.
     """
+    for i, w in enumerate(words):
+        if w == "and" and not (0 < i < len(words) - 1 and words[i - 1] in SCALES):
+            return None
     words = [w for w in words if w != "and"]
     if not words or any(w not in NUMBER_WORDS for w in words):
         return None
@@ -293,6 +298,7 @@ NEGATIVE_BARE = frozenset(
 )
 
 
+@lru_cache(maxsize=65536)
 def phrase(text: str) -> tuple[str, ...]:
     """The canonical word/number sequence of a key value or synonym, without a leading
     article: ``"a heart murmur"`` → ``("heart", "murmur")``, ``"$86,000"`` → ``("86000",)``."""
