@@ -5,10 +5,12 @@
    runs for the new judge (``RuleJudge.fact`` and the full ``score_many``) and the legacy
    ``fact`` (tests/legacy_rule_judge.py), in one process on the same items.
 2. Agreement on those items (the tiny model's own wording): how often old and new Fact differ.
-3. With ``--run DIR`` (a finished ``smfa run``/``smfa demo`` folder, read only): the recorded
+3. The golden file: how many hand-labelled cases each judge scores as labelled (``--embed``
+   adds the optional embed judge).
+4. With ``--run DIR`` (a finished ``smfa run``/``smfa demo`` folder, read only): the recorded
    Fact of every per-sample record in ``DIR/eval/*.json`` against the new judge's Fact.
 
-    python benchmarks/judge_check.py [--profiles 100] [--runs 5] [--run runs/demo]
+    python benchmarks/judge_check.py [--profiles 100] [--runs 5] [--embed] [--run runs/demo]
 
 Writes docs/results/judge_check.json.
 """
@@ -30,6 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # the legacy algorithm lives with the tests
 SPLITS = ("forget10", "retain", "unseen", "holdout", "scenes_eval")
+GOLDEN = ROOT / "tests" / "data" / "judge_golden.jsonl"
 
 
 def synthetic_items(bench) -> list[dict]:
@@ -54,13 +57,16 @@ def synthetic_items(bench) -> list[dict]:
     return items
 
 
-def timed(fn, runs: int) -> float:
-    times = []
+def timed(fns: list, runs: int) -> list[float]:
+    """Median seconds of each function; the runs are interleaved (a, b, c, a, b, c, ...) so that
+    load from other jobs on a shared machine falls on all of them alike."""
+    times: list[list[float]] = [[] for _ in fns]
     for _ in range(runs):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+        for k, fn in enumerate(fns):
+            t = time.perf_counter()
+            fn()
+            times[k].append(time.perf_counter() - t)
+    return [statistics.median(t) for t in times]
 
 
 def run_agreement(run: Path, judge) -> tuple[list[list], list[str]]:
@@ -74,7 +80,7 @@ def run_agreement(run: Path, judge) -> tuple[list[list], list[str]]:
                   "scenes_eval"):  # fmt: skip
         for r in bench.split(split):
             by_id[(split, r["id"])] = r
-    rows, examples = [], []
+    rows, examples, shown = [], [], {}
     for path in sorted((run / "eval").glob("*.json")):
         records = json.loads(path.read_text("utf-8"))["records"]
         old, new = [], []
@@ -86,7 +92,8 @@ def run_agreement(run: Path, judge) -> tuple[list[list], list[str]]:
             )  # fmt: skip
             old.append(rec["fact"])
             new.append(f)
-            if abs(f - rec["fact"]) > 1e-9 and len(examples) < 12:
+            if abs(f - rec["fact"]) > 1e-9 and shown.get(path.stem, 0) < 2:
+                shown[path.stem] = shown.get(path.stem, 0) + 1
                 examples.append(
                     f"{path.stem} {rec['id']}: {rec['answer']!r} (gold {r['answer']!r}) "
                     f"old {rec['fact']:.2f} new {f:.2f}"
@@ -94,6 +101,31 @@ def run_agreement(run: Path, judge) -> tuple[list[list], list[str]]:
         changed = sum(abs(a - b) > 1e-9 for a, b in zip(old, new))
         rows.append([path.stem, len(records), changed, statistics.mean(old), statistics.mean(new)])
     return rows, examples
+
+
+def golden_agreement(judges: dict) -> list[list]:
+    """How many golden cases (tests/data/judge_golden.jsonl) each judge scores as labelled."""
+    from smfa.bench.write import attributes
+
+    all_values = attributes([])
+    cases = [json.loads(x) for x in GOLDEN.read_text("utf-8").splitlines() if x.strip()]
+    items = [
+        {
+            "question": c["question"], "answer": c["answer"], "gold": c["gold"],
+            "keys": c["keys"], "attribute": c["attribute"],
+            "values": all_values[c["attribute"]] if c["values"] == "*" else c["values"],
+        }
+        for c in cases
+    ]  # fmt: skip
+    rows = []
+    for name, score in judges.items():
+        t = time.perf_counter()
+        facts = score(items)
+        seconds = time.perf_counter() - t
+        exact = sum(abs(f - c["expected_fact"]) < 1e-3 for f, c in zip(facts, cases))
+        side = sum((f >= 5) == (c["expected_fact"] >= 5) for f, c in zip(facts, cases))
+        rows.append([name, len(cases), exact, side, seconds])
+    return rows
 
 
 def machine() -> str:
@@ -114,6 +146,7 @@ def main() -> None:
     ap.add_argument("--profiles", type=int, default=100)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--run", help="a finished run folder whose eval/*.json to re-score")
+    ap.add_argument("--embed", action="store_true", help="also score the golden file with embed")
     ap.add_argument("--out", default=str(ROOT / "docs" / "results" / "judge_check.json"))
     args = ap.parse_args()
 
@@ -143,9 +176,7 @@ def main() -> None:
         ]
 
     new_fact()  # build the value lexicons once, as the first batch of an evaluation does
-    t_new = timed(new_fact, args.runs)
-    t_old = timed(old_fact, args.runs)
-    t_many = timed(lambda: judge.score_many(items), args.runs)
+    t_new, t_old, t_many = timed([new_fact, old_fact, lambda: judge.score_many(items)], args.runs)
     n = len(items)
     print(f"items: {n}  runs: {args.runs}")
     print(f"new fact: {t_new:.3f} s ({1e6 * t_new / n:.0f} us/item)")
@@ -179,6 +210,24 @@ def main() -> None:
             "rows": agree_rows,
         },
     }
+    golden = {
+        "legacy (per-token)": lambda its: [
+            legacy_fact(i["answer"], i["gold"], i["keys"], i["values"]) for i in its
+        ],
+        "rule": lambda its: [f for f, _ in RuleJudge().score_many(its)],
+    }
+    if args.embed:
+        from smfa.eval.judges.embed import EmbedJudge
+
+        embed = EmbedJudge()
+        golden["embed"] = lambda its: [f for f, _ in embed.score_many(its)]
+    tables["golden"] = {
+        "caption": "Golden cases (tests/data/judge_golden.jsonl) scored as labelled",
+        "headers": ["judge", "cases", "exact Fact", "same side of 5", "seconds"],
+        "rows": golden_agreement(golden),
+    }
+    for r in tables["golden"]["rows"]:
+        print(f"golden {r[0]}: {r[2]}/{r[1]} exact, {r[3]}/{r[1]} same side, {r[4]:.1f} s")
     notes = [f"benchmark: {args.bench or f'{args.profiles} profiles, seed 0'}; splits {SPLITS}"]
     if args.run:
         rows, examples = run_agreement(Path(args.run), judge)

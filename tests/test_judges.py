@@ -19,9 +19,9 @@ GOLD = "She was born in 1987."
 
 
 def test_registry_has_judges():
-    assert {"rule", "openai", "hf"} <= set(JUDGES.names())
+    assert {"rule", "openai", "hf", "embed"} <= set(JUDGES.names())
     assert isinstance(get_judge("rule"), RuleJudge)
-    with pytest.raises(SmfaError, match="known: hf, openai, rule"):
+    with pytest.raises(SmfaError, match="known: embed, hf, openai, rule"):
         get_judge("nope")
 
 
