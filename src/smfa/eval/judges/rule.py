@@ -1,7 +1,8 @@
 """The ``rule`` judge: deterministic and offline (definitions: docs/metrics.md §6.1).
 
-Fact: key matching against the gold answer's key values; Meaningful: 10 minus deductions for
-repetition, non-words and truncation.
+Fact: which key values the answer states, read by :mod:`mentions` (whole values, numbers by
+value, the benchmark's synonyms; negated, hedged and off-topic mentions do not count);
+Meaningful: 10 minus deductions for repetition, non-words and truncation.
 """
 
 from __future__ import annotations
@@ -11,13 +12,14 @@ import re
 from collections.abc import Collection, Iterable, Sequence
 from itertools import pairwise
 
+from smfa.eval.judges import mentions
 from smfa.eval.judges.base import Judge
+from smfa.eval.judges.values import phrase
 from smfa.eval.metrics import is_refusal, normalize_text, refusal_set
 from smfa.registry import JUDGES
 
-# A "+" or "-" right after a word and not followed by one is part of it: "A+" ≠ "A-" ≠ "a".
-_TOKEN_RE = re.compile(r"\w+(?:[+\-](?!\w))?")
 _WORD_RE = re.compile(r"\w+(?:'\w+)*")
+_ANY_WORD_RE = re.compile(r"\w")
 _FINAL_RE = re.compile(r"[.!?\u2026][\"'\u201d\u2019)\]]*\s*$")
 _TRIPLE_RE = re.compile(r"(.)\1\1")
 _VOWEL_RE = re.compile(r"[aeiouy]")
@@ -30,19 +32,6 @@ VOWELLESS_OK = frozenset(
 )
 
 
-def _tokens(text: str) -> list[str]:
-    return _TOKEN_RE.findall(normalize_text(text))
-
-
-def _spans(hay: Sequence[str], needle: Sequence[str]) -> list[tuple[int, int]]:
-    n = len(needle)
-    return [(i, i + n) for i in range(len(hay) - n + 1) if tuple(hay[i : i + n]) == tuple(needle)]
-
-
-def _inside(inner: tuple[int, int], outer: tuple[int, int]) -> bool:
-    return outer[0] <= inner[0] and inner[1] <= outer[1]
-
-
 def _round_half_up(x: float) -> int:
     return math.floor(x + 0.5)
 
@@ -53,7 +42,8 @@ def _ends_sentence(text: str) -> bool:
 
 @JUDGES.register("rule")
 class RuleJudge(Judge):
-    """Deterministic offline judge: key matching for Fact, degeneracy deductions for Meaningful.
+    """Deterministic offline judge: stated key values for Fact, degeneracy deductions for
+    Meaningful.
 
     ``refusal_pool``: the benchmark's refusal strings (exact members are refusals and score
     Meaningful 10); ``vocabulary``: optional set of known words for the non-word check (without
@@ -83,46 +73,36 @@ class RuleJudge(Judge):
     ) -> tuple[float, float]:
         """Return ``(fact, meaningful)`` as floats: Fact in [0, 10], Meaningful an integer 0..10."""
         return (
-            self.fact(answer, gold, keys, values),
+            self.fact(answer, gold, keys, values, question=question),
             float(self.meaningful(answer, gold, truncated=truncated)),
         )
 
-    def fact(self, answer: str, gold: str, keys: Sequence[str], values: Sequence[str]) -> float:
-        """Fact score: all keys stated → 10; refusal or a different value → 0; else key recall."""
-        toks = _tokens(answer)
-        if not toks:
+    def fact(
+        self,
+        answer: str,
+        gold: str,
+        keys: Sequence[str],
+        values: Sequence[str],
+        *,
+        question: str = "",
+    ) -> float:
+        """Fact score (docs/metrics.md §6.1): 10 × the share of key values the answer states
+        (affirmed, whole values, numbers by value, synonyms of the benchmark vocabulary); 0 if
+        it affirms another value of the attribute, or is a refusal that does not state them all.
+        ``question`` (optional) tells which feature a one-word value describes."""
+        key_list = tuple(k for k in keys if phrase(k)) or ((gold,) if phrase(gold) else ())
+        if not key_list or not _ANY_WORD_RE.search(answer):
             return 0.0
-        key_toks = [t for t in (_tokens(k) for k in keys) if t] or [t for t in [_tokens(gold)] if t]
-        if not key_toks:
-            return 0.0
-        # Other values of the attribute: the keys themselves never contradict each other.
-        value_toks = {tuple(t) for t in (_tokens(v) for v in values) if t} - {
-            tuple(k) for k in key_toks
-        }
-        present = set(toks)
-
-        credits, full, contradicted = [], [], False
-        for key in key_toks:
-            other_spans = [s for v in value_toks for s in _spans(toks, v)]
-            valid = [
-                g
-                for g in _spans(toks, key)
-                if not any(_inside(g, o) and o[1] - o[0] > g[1] - g[0] for o in other_spans)
-            ]
-            full.append(bool(valid))
-            if valid:
-                credits.append(1.0)
-                continue
-            if other_spans:  # no valid occurrence of the key, so every other value counts
-                contradicted = True
-            distinct = set(key)
-            credits.append(len(distinct & present) / len(distinct))
-
-        if all(full):
+        found = mentions.find(answer, key_list, tuple(values), question=question, gold=gold)
+        affirmed = [m.owner for m in found if m.status == "affirmed"]
+        if any(not (isinstance(o, tuple) and o and o[0] == "key") for o in affirmed):
+            return 0.0  # another value of the attribute: a contradiction
+        stated = {o[1] for o in affirmed}
+        if len(stated) == len(key_list):
             return 10.0
-        if is_refusal(answer, self.pool) or contradicted:
+        if is_refusal(answer, self.pool):
             return 0.0
-        return 10.0 * sum(credits) / len(credits)
+        return 10.0 * len(stated) / len(key_list)
 
     def _is_nonword(self, word: str) -> bool:
         if len(word) == 1 or any(c.isdigit() for c in word):
