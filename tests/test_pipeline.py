@@ -210,3 +210,93 @@ def test_k_sweep_keeps_the_methods_other_options(smoke_run, tmp_path):
     )
     got, want = (load_safetensors(p / "delta.safetensors") for p in (point, ref))
     assert got.keys() == want.keys() and all(torch.equal(got[k], want[k]) for k in got)
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    """PIDs whose command line contains ``text`` (Linux /proc)."""
+    from pathlib import Path
+
+    pids = []
+    for p in Path("/proc").iterdir():
+        if p.name.isdigit():
+            try:
+                cmd = (p / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if text in cmd and int(p.name) != os.getpid():
+                pids.append(int(p.name))
+    return pids
+
+
+def _wait(cond, timeout: float = 300.0, step: float = 0.2) -> bool:
+    import time
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return True
+        time.sleep(step)
+    return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_sigkill_during_training_eval_and_report_then_rerun(smoke_run, tmp_path):
+    """SIGKILL of `smfa run` while training, while evaluating and at the report: no process is
+    left behind, and the last rerun finishes with the same metrics as an uninterrupted run."""
+    import signal
+
+    cfg, run_dir = _copy_run(smoke_run, tmp_path)
+    import shutil
+
+    shutil.rmtree(run_dir)  # start from nothing
+    out = run_dir.parent
+    env = dict(os.environ, HF_HUB_OFFLINE="1", SMFA_QUIET="1")
+    cmd = [sys.executable, "-m", "smfa", "run", str(cfg), "--out", str(out)]
+
+    def stages() -> dict:
+        try:
+            return json.loads((run_dir / "manifest.json").read_text())["stages"]
+        except (OSError, ValueError, KeyError):
+            return {}
+
+    def kill_when(cond) -> None:
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            assert _wait(lambda: cond() or proc.poll() is not None), "condition never held"
+            assert proc.poll() is None, "the run ended before the kill"
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        assert _wait(lambda: not _processes_mentioning(str(run_dir)), timeout=30), (
+            f"orphans: {_processes_mentioning(str(run_dir))}"
+        )
+
+    # 1. while both models train (the children exist and have started)
+    kill_when(
+        lambda: (
+            len(_processes_mentioning(f"train {run_dir}")) >= 2
+            or len(_processes_mentioning(str(run_dir / "bench"))) >= 2
+        )
+    )
+    assert "original" not in stages()
+    # 2. while evaluating (the reference evaluation is done, the next ones are running)
+    kill_when(lambda: "eval retain_only" in stages())
+    assert "report" not in stages()
+    # 3. as the report starts (every evaluation is recorded)
+    n_evals = sum(
+        1
+        for k in json.loads((smoke_run / "manifest.json").read_text())["stages"]
+        if k.startswith("eval ")
+    )
+    kill_when(lambda: sum(1 for k in stages() if k.startswith("eval ")) >= n_evals)
+    # 4. the rerun finishes, with the uninterrupted run's metrics
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert (run_dir / "report.html").is_file()
+    for ref in sorted((smoke_run / "eval").rglob("*.json")):
+        got = json.loads((run_dir / "eval" / ref.relative_to(smoke_run / "eval")).read_text())
+        want = json.loads(ref.read_text())
+        assert got["summary"] == want["summary"] and got["records"] == want["records"], ref.name
+    assert not _processes_mentioning(str(run_dir))
