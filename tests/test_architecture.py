@@ -37,6 +37,7 @@ LAYERS = [
     ("training", {"smfa.train"}),
     ("adapters", {"smfa.adapters"}),
     ("methods", "smfa.methods"),
+    ("ledger", "smfa.ledger"),
     ("evaluation", "smfa.eval"),
     ("report", "smfa.report"),
     ("stages", "smfa.stages"),
@@ -44,7 +45,7 @@ LAYERS = [
     ("command line", {"smfa.cli", "smfa.__main__"}),
 ]
 # The CLI stages in pipeline order: a stage never imports a later one.
-STAGE_ORDER = ["train_original", "unlearn", "sculpt", "evaluate", "attack", "report"]
+STAGE_ORDER = ["train_original", "unlearn", "sculpt", "ledger", "evaluate", "attack", "report"]
 
 
 def module_name(path: Path) -> str:

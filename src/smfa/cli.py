@@ -14,6 +14,7 @@ import sys
 def _commands() -> dict:
     from smfa import bench
     from smfa.pipeline import demo, run
+    from smfa.stages import ledger
     from smfa.stages.evaluate import evaluate
     from smfa.stages.report import report
     from smfa.stages.sculpt import sculpt
@@ -29,6 +30,13 @@ def _commands() -> dict:
         "run": run,
         "demo": demo,
         "report": report,
+        "ledger": {
+            "init": ledger.init,
+            "add": ledger.add,
+            "remove": ledger.remove,
+            "show": ledger.show,
+            "build": ledger.build,
+        },
     }
 
 
