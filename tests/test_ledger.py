@@ -228,3 +228,32 @@ def test_killed_add_leaves_the_ledger_as_it_was(tiny_original, small_bench, forg
     assert tree(led) == before
     # the ledger still works: the killed write's scratch and lock are no obstacle
     assert _add(led, forget_ids[1]) == "r0002"
+
+
+def test_report_section_reads_the_protocol_summary(tmp_path):
+    import json
+
+    from smfa.report.sequential import load_summary, plot, table_rows
+
+    u = {"retain_mem": 9.0, "scenes": 8.0, "model_utility": 7.0}
+    summary = {
+        "requests": [["a"], ["b"]],
+        "forget": "forget15",
+        "base": {"per_request": [10.0, 9.0], **u},
+        "modes": {
+            "sequential": step_rows([[1.0, 9.0], [3.0, 0.5]], [u, u]),
+            "independent": step_rows([[1.0, 9.0], [1.0, 0.5]], [u, u]),
+        },
+    }
+    (tmp_path / "sequential").mkdir()
+    (tmp_path / "sequential" / "summary.json").write_text(json.dumps(summary))
+    assert load_summary(tmp_path) == summary
+    rows = table_rows(summary)
+    assert rows[0] == ["base", "0", "9.50", "–", "9.00", "8.00", "7.00"]
+    assert [r[:4] for r in rows[1:]] == [
+        ["independent", "1", "1.00", "0.00"],
+        ["independent", "2", "0.75", "0.00"],
+        ["sequential", "1", "1.00", "0.00"],
+        ["sequential", "2", "1.75", "2.00"],
+    ]
+    assert plot(summary)[:4] == b"\x89PNG"
