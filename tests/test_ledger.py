@@ -257,3 +257,38 @@ def test_report_section_reads_the_protocol_summary(tmp_path):
         ["sequential", "2", "1.75", "2.00"],
     ]
     assert plot(summary)[:4] == b"\x89PNG"
+
+
+def test_protocol_summary_from_eval_jsons(tmp_path):
+    import json
+
+    from smfa.pipeline.sequential import SequentialConfig, summary
+
+    def ev(name, fa, fb, retain):
+        recs = [
+            {"id": "a/text_memory/x", "split": "forget15", "qtype": "text_memory", "fact": fa},
+            {"id": "b/image_memory/x", "split": "forget15", "qtype": "image_memory", "fact": fb},
+        ]
+        main = {"fact": {"retain_mem": retain, "scenes": 8.0, "model_utility": 7.5}}
+        p = tmp_path / f"{name}.json"
+        p.write_text(json.dumps({"summary": {"main": main}, "records": recs}))
+        return p
+
+    base = ev("base", 10.0, 10.0, 9.0)
+    evals = {"independent": [ev("i1", 1.0, 10.0, 8.0), ev("i2", 2.0, 0.0, 7.0)]}
+    out = summary([["a"], ["b"]], evals, base, "forget15", SequentialConfig())
+    assert out["base"] == {
+        "per_request": [10.0, 10.0],
+        "retain_mem": 9.0,
+        "scenes": 8.0,
+        "model_utility": 7.5,
+    }
+    s1, s2 = out["modes"]["independent"]
+    assert (s1["forgotten"], s1["rebound"], s1["retain_mem"]) == (1.0, 0.0, 8.0)
+    assert (s2["forgotten"], s2["rebound"], s2["retain_mem"]) == (1.0, 1.0, 7.0)
+    with pytest.raises(ValueError, match="requests=1"):
+        SequentialConfig(requests=1)
+    with pytest.raises(ValueError, match="unknown mode 'x'"):
+        SequentialConfig(modes=["x"])
+    with pytest.raises(ValueError, match="resculpt needs smfa"):
+        SequentialConfig(method="ga")
