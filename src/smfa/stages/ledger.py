@@ -279,6 +279,7 @@ def add(
         check_resculpt(method, settings.options)
     with output_lock(led):
         state = load_state(led)  # what another writer may have appended meanwhile
+        profiles = resolve_profiles(forget, b, state)
         _prune(led)
         work = _work(led)
         rid = state.next_id()
