@@ -19,7 +19,16 @@ import torch
 from smfa.errors import SmfaError
 from smfa.io import read_json, save_safetensors, staged_dir
 from smfa.names import PEFT_PREFIX, base_key, module_type  # noqa: F401  (module_type: API)
-from smfa.sculpt import EPS, combine_deltas, lora_delta, merge, sculpt, svd_refactor
+from smfa.sculpt import (
+    EPS,
+    check_criteria,
+    check_k,
+    combine_deltas,
+    lora_delta,
+    merge,
+    sculpt,
+    svd_refactor,
+)
 
 ADAPTER_CONFIG = "adapter_config.json"
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
@@ -163,6 +172,7 @@ def sculpt_deltas(
     present in only one of them, or with different shapes, raise :class:`SmfaError` naming
     ``names`` (the files) and the layer.
     """
+    k, criteria = check_k(k), check_criteria(criteria)  # argument errors, not layer errors
     items = deltas_f.items() if isinstance(deltas_f, Mapping) else deltas_f
     seen = set()
     for base, df in items:
