@@ -206,3 +206,25 @@ def test_smfa_full_finetune_sculpts_the_dense_deltas(tiny_original, tmp_path, ru
     assert all(
         torch.equal(v, got[key]) for key, v in load_safetensors(again / "delta.safetensors").items()
     )
+
+
+def test_model_tailor_keeps_a_sparse_patch_of_the_reused_mfa(tmp_path, run_method):
+    """model_tailor reuses the MFA (no retraining) and keeps at most ``density`` of it."""
+    from smfa.adapters import adapter_deltas
+    from smfa.io import load_safetensors
+
+    src = run_method("model_tailor", str(tmp_path / "mt"), {"density": 0.2})
+    again = run_method(
+        "model_tailor", str(tmp_path / "re"), {"density": 0.2}, adapters_from=str(src)
+    )
+    a, b = (
+        load_safetensors(src / "delta.safetensors"),
+        load_safetensors(again / "delta.safetensors"),
+    )
+    raw = adapter_deltas(src / "adapters" / "mfa")
+    assert set(a) == set(raw) == set(b)
+    for key in a:
+        assert torch.allclose(a[key], b[key], atol=1e-6)
+        kept = a[key] != 0
+        assert 0 < int(kept.sum()) <= round(0.2 * kept.numel())
+        assert not torch.equal(a[key][kept], raw[key][kept])  # compensated, not a plain mask

@@ -202,7 +202,7 @@ def unlearn(
         )
         say(f"[unlearn] {method} on {forget} ({'full' if s.train.full_finetune else 'LoRA'})")
         try:
-            result = m.from_adapters(reuse) if reuse is not None else m.run(ctx)
+            result = m.from_trained(reuse, ctx) if reuse is not None else m.run(ctx)
         except ValueError as e:
             raise SmfaError(f"{method}: {e}") from None
         check_delta_matches(result.delta, orig, source=f"{method} ({adapters_from or 'trained'})")
