@@ -33,7 +33,10 @@ LAYERS = [
     ),
     ("bench", "smfa.bench"),
     ("models", "smfa.models"),
-    ("math and data", {"smfa.data", "smfa.losses", "smfa.sculpt", "smfa.merging"}),
+    (
+        "math and data",
+        {"smfa.data", "smfa.losses", "smfa.sculpt", "smfa.merging", "smfa.neurons", "smfa.tailor"},
+    ),
     ("training", {"smfa.train"}),
     ("adapters", {"smfa.adapters"}),
     ("methods", "smfa.methods"),

@@ -352,6 +352,16 @@ CASES = {
         "--adapters_from",
         _other_model_adapter(e),
     ],
+    "unlearn_manu_bad_ratio": lambda e: [
+        *("unlearn", "manu", e.model, e.bench, e.tmp / "o", "--ratio", "0"),
+    ],
+    "unlearn_tailor_bad_density": lambda e: [
+        *("unlearn", "model_tailor", e.model, e.bench, e.tmp / "o", "--density", "1.5"),
+    ],
+    "unlearn_tailor_no_mfa": lambda e: [
+        *("unlearn", "model_tailor", e.model, e.bench, e.tmp / "o"),
+        *("--adapters_from", e.file("src/adapters/anchor/notes.txt", "x").parents[2]),
+    ],
     "unlearn_cannot_reuse": lambda e: [
         "unlearn",
         "ga",

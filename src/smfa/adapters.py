@@ -381,6 +381,49 @@ def mask_stats_file(folder: Path, stats: Mapping[str, dict]) -> Path:
     return path
 
 
+def is_dense(folder: str | os.PathLike) -> bool:
+    """Whether ``folder`` holds a dense full-fine-tuning delta (``delta.safetensors``, no
+    peft adapter): how SMFA saves its MFA and RA when ``full_finetune`` is on."""
+    f = Path(folder)
+    return (f / DELTA_FILE).is_file() and not (f / ADAPTER_CONFIG).is_file()
+
+
+def dense_pairs(
+    deltas_f: Mapping[str, torch.Tensor], deltas_a: Mapping[str, torch.Tensor]
+) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """Full fine-tuning deltas paired on the MFA's keys: a weight the RA run left unchanged
+    has ΔW_a = 0 there; weights only the RA changed are dropped (ΔW_f = 0 sculpts to 0)."""
+    da = {k: deltas_a[k] if k in deltas_a else torch.zeros_like(v) for k, v in deltas_f.items()}
+    return dict(deltas_f), da
+
+
+def sculpt_dense(
+    mfas: list[Mapping[str, torch.Tensor]],
+    anchor: Mapping[str, torch.Tensor],
+    k: float,
+    criteria: str = "cr",
+    combine: str = "mean",
+) -> tuple[dict[str, torch.Tensor], dict[str, dict]]:
+    """SMFA on dense deltas ``W_after − W_o`` (full fine-tuning): the same per-layer math as
+    :func:`sculpt_saved` (:func:`sculpt_deltas`), on the MFA's keys (:func:`dense_pairs`)."""
+    per_view, stats = [], {}
+    for i, mfa in enumerate(mfas):
+        df, da = dense_pairs(mfa, anchor)
+        view = {}
+        for key, delta, st in sculpt_deltas(df, da, k, criteria):
+            view[key] = delta
+            stats[key if len(mfas) == 1 else f"{key}@view{i}"] = st
+        per_view.append(view)
+    if len(per_view) == 1:
+        return per_view[0], stats
+    keys = dict.fromkeys(key for v in per_view for key in v)
+    out = {}
+    for key in keys:
+        like = next(v[key] for v in per_view if key in v)
+        out[key] = combine_deltas([v.get(key, torch.zeros_like(like)) for v in per_view], combine)
+    return out, stats
+
+
 def sculpt_saved(
     mfa_dirs: list[Path], anchor_dir: Path, k: float, criteria: str = "cr", combine: str = "mean"
 ) -> tuple[dict[str, torch.Tensor], dict[str, dict]]:
@@ -388,8 +431,15 @@ def sculpt_saved(
 
     Returns ``(ΔW'_f per base weight, per-layer mask statistics)``. Several MFA folders (one
     per view, ``mfa_views="separate"``) are sculpted separately and combined with ``combine``;
-    their statistics are keyed ``<base_key>@view<i>``.
+    their statistics are keyed ``<base_key>@view<i>``. Dense folders (:func:`is_dense`, full
+    fine-tuning) go through :func:`sculpt_dense`.
     """
+    if all(is_dense(d) for d in [*mfa_dirs, anchor_dir]):
+        from smfa.io import load_safetensors
+
+        mfas = [load_safetensors(Path(d) / DELTA_FILE) for d in mfa_dirs]
+        anchor = load_safetensors(Path(anchor_dir) / DELTA_FILE)
+        return sculpt_dense(mfas, anchor, k, criteria, combine)
     per_view, stats = [], {}
     for i, mfa in enumerate(mfa_dirs):
         view = {}

@@ -130,6 +130,7 @@ def evaluate_rows(
         rec = {
             "split": split,
             "qtype": r["qtype"],
+            "domain": r.get("domain"),
             "id": r["id"],
             "attribute": r["attribute"],
             "question": q,

@@ -114,7 +114,8 @@ def reusable_adapters(method: str, m, adapters_from: str) -> dict[str, Path]:
         raise SmfaError(f"--adapters_from {src}: method '{method}' cannot reuse trained adapters")
     found = {tag: src / "adapters" / tag for tag in need}
     for tag, folder in found.items():
-        if not (folder / "adapter_config.json").is_file():
+        dense = (folder / "delta.safetensors").is_file()  # full fine-tuning (smfa)
+        if not (folder / "adapter_config.json").is_file() and not dense:
             raise SmfaError(
                 f"{folder}: adapter '{tag}' not found (method '{method}' reuses {', '.join(need)})"
             )
@@ -201,7 +202,7 @@ def unlearn(
         )
         say(f"[unlearn] {method} on {forget} ({'full' if s.train.full_finetune else 'LoRA'})")
         try:
-            result = m.from_adapters(reuse) if reuse is not None else m.run(ctx)
+            result = m.from_trained(reuse, ctx) if reuse is not None else m.run(ctx)
         except ValueError as e:
             raise SmfaError(f"{method}: {e}") from None
         check_delta_matches(result.delta, orig, source=f"{method} ({adapters_from or 'trained'})")
