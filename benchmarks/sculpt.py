@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -115,20 +114,37 @@ def peak_memory(which: str, k: float, chunk_rows: int) -> None:
     small = lowrank(*factors((64, 64), 3), s)
     sculpt_streamed(small, small, k, sink=lambda i, c: None)  # import/kernel warm-up
     f, a = lowrank(Af, Bf, s), lowrank(Aa, Ba, s)  # the factors (float32) count as "before"
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    before = _reset_peak()
     if which == "streamed":
         sculpt_streamed(
             f, a, k, sink=lambda i, c: W[i : i + c.shape[0]].add_(c), chunk_rows=chunk_rows
         )
     else:
         W.copy_(merge(W, sculpt(lora_delta(Af, Bf, s), lora_delta(Aa, Ba, s), k)[0]))
-    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    after = _status_kib("VmHWM")
     print(json.dumps({"extra_mib": (after - before) / 1024}))
+
+
+def _status_kib(field: str) -> int:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith(field + ":"))
+
+
+def _reset_peak() -> int:
+    """Reset the RSS high-water mark (``clear_refs`` 5, Linux >= 4.0) and return the RSS (KiB).
+
+    ``ru_maxrss`` cannot be used: after fork + exec it starts at the parent's RSS."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return _status_kib("VmRSS")
+    except OSError:
+        return _status_kib("VmHWM")
 
 
 def child_peak(which: str, k: float, chunk_rows: int) -> float:
     cmd = [sys.executable, __file__, "--memory", which, "--k", str(k)]
-    cmd += ["--chunk-rows", str(chunk_rows)]
+    cmd += ["--chunk-rows", str(chunk_rows)] if chunk_rows else []
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     return json.loads(out.strip().splitlines()[-1])["extra_mib"]
 
@@ -222,9 +238,7 @@ def main() -> None:
 
     import torch
 
-    from smfa.sculpt import CHUNK_ROWS
-
-    chunk_rows = args.chunk_rows or CHUNK_ROWS
+    chunk_rows = args.chunk_rows
     if args.memory:
         peak_memory(args.memory, args.k, chunk_rows)
         return
@@ -262,8 +276,10 @@ def main() -> None:
     )
     mem_new = child_peak("streamed", args.k, chunk_rows)
     mem_old = child_peak("dense", args.k, chunk_rows)
+    from smfa.sculpt import chunk_rows_for
+
     out_f, in_f = SHAPES["gate_proj"]
-    chunk_mib = chunk_rows * in_f * 4 / 2**20
+    chunk_mib = (chunk_rows or chunk_rows_for(in_f)) * in_f * 4 / 2**20
     factors_mib = 2 * RANK * (out_f + in_f) * 4 / 2**20
     delta_mib = out_f * in_f * 4 / 2**20
     e2e = end_to_end(args.e2e_runs, args.k)
@@ -274,7 +290,7 @@ def main() -> None:
         "dense_runs": args.dense_runs,
         "k": args.k,
         "rank": RANK,
-        "chunk_rows": chunk_rows,
+        "chunk_rows": chunk_rows or chunk_rows_for(in_f),
         "layer_floor_s": tot["floor"],
         "layer_streamed_s": tot["streamed"],
         "layer_dense_s": tot["dense"],
@@ -300,7 +316,8 @@ def main() -> None:
     notes = [
         f"threads: {torch.get_num_threads()}; one decoder layer = 7 modules; ×{LAYERS_7B} "
         "layers is the 7B extrapolation (the layers are independent and identical in cost)",
-        "peak extra memory: growth of ru_maxrss in a fresh process (W and the factors already "
+        "peak extra memory: growth of the RSS high-water mark (VmHWM after clear_refs) in a "
+        "fresh process (W and the factors already "
         f"allocated) while one {out_f}×{in_f} module is sculpted and merged",
     ]
     if ratio > 3:

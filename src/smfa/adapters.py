@@ -20,7 +20,6 @@ from smfa.errors import SmfaError
 from smfa.io import read_json, save_safetensors, staged_dir
 from smfa.names import PEFT_PREFIX, base_key, module_type  # noqa: F401  (module_type: API)
 from smfa.sculpt import (
-    CHUNK_ROWS,
     EPS,
     LowRank,
     lora_delta,
@@ -297,7 +296,7 @@ class SavedSculpt:
         criteria: str = "cr",
         combine: str = "mean",
         eps: float = EPS,
-        chunk_rows: int = CHUNK_ROWS,
+        chunk_rows: int | None = None,
     ):
         self.mfas = [_LazyFactors(Path(d)) for d in mfa_dirs]
         self.anchor = _LazyFactors(Path(anchor_dir))
