@@ -423,6 +423,14 @@ CASES = {
         "--criteria",
         "cx",
     ],
+    "sculpt_bad_dtype": lambda e: [
+        "sculpt",
+        e.unlearned / "adapters" / "mfa",
+        e.unlearned / "adapters" / "anchor",
+        e.tmp / "o",
+        "--dtype",
+        "int8",
+    ],
     "sculpt_nan_adapter": lambda e: [
         "sculpt",
         _nan_adapter(e),
