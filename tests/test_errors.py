@@ -205,6 +205,17 @@ def _user_notes(env: Env) -> Path:
     return d
 
 
+def _fiubench(env: Env, full: str | None = None, split: str | None = None) -> Path:
+    """The hand-written FIUBench fixture (tests/data/fiubench), optionally with a bad file."""
+    d = env.tmp / "fiubench"
+    shutil.copytree(Path(__file__).parent / "data" / "fiubench", d)
+    if full is not None:
+        (d / "full.json").write_text(full)
+    if split is not None:
+        (d / "split.json").write_text(split)
+    return d
+
+
 def _full_disk(env: Env, monkeypatch) -> list:
     import smfa.stages.evaluate as ev
 
@@ -249,6 +260,28 @@ CASES = {
         e.tmp / "s.png",
     ],
     "bench_show_inside_bench": lambda e: ["bench", "show", e.bench, "--out", e.bench / "s.png"],
+    "bench_import_mllmu_not_a_layout": lambda e: ["bench", "import", "mllmu", e.tmp, e.tmp / "o"],
+    "bench_import_fiubench_bad_json": lambda e: [
+        "bench",
+        "import",
+        "fiubench",
+        _fiubench(e, full="[{"),
+        e.tmp / "o",
+    ],
+    "bench_import_fiubench_no_split": lambda e: [
+        "bench",
+        "import",
+        "fiubench",
+        _fiubench(e, split='{"forget1": [], "forget5": []}'),
+        e.tmp / "o",
+    ],
+    "bench_import_into_user_folder": lambda e: [
+        "bench",
+        "import",
+        "fiubench",
+        _fiubench(e),
+        _user_notes(e),
+    ],
     # train
     "train_missing_model": lambda e: ["train", e.bench, e.tmp / "o", "--model", e.tmp / "nope"],
     "train_pickle_model": lambda e: ["train", e.bench, e.tmp / "o", "--model", _pickle_model(e)],

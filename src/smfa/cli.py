@@ -13,15 +13,22 @@ import sys
 
 def _commands() -> dict:
     from smfa import bench
+    from smfa.bench.importers import IMPORTERS
     from smfa.pipeline import demo, run
     from smfa.stages.evaluate import evaluate
+    from smfa.stages.export import export, verify
     from smfa.stages.report import report
     from smfa.stages.sculpt import sculpt
     from smfa.stages.train_original import train_original
     from smfa.stages.unlearn import method_commands
 
     return {
-        "bench": {"build": bench.build, "validate": bench.validate, "show": bench.show},
+        "bench": {
+            "build": bench.build,
+            "validate": bench.validate,
+            "show": bench.show,
+            "import": dict(IMPORTERS),
+        },
         "train": train_original,
         "unlearn": method_commands(),
         "sculpt": sculpt,
@@ -29,6 +36,8 @@ def _commands() -> dict:
         "run": run,
         "demo": demo,
         "report": report,
+        "export": export,
+        "verify": verify,
     }
 
 
