@@ -216,6 +216,26 @@ def _fiubench(env: Env, full: str | None = None, split: str | None = None) -> Pa
     return d
 
 
+def _unlearned_without_model(env: Env) -> Path:
+    d = env.tmp / "method"
+    shutil.copytree(env.unlearned, d)
+    cfg = yaml.safe_load((d / "config.yaml").read_text())
+    cfg["original"] = str(env.tmp / "gone")
+    (d / "config.yaml").write_text(yaml.safe_dump(cfg))
+    return d
+
+
+def _changed_export(env: Env) -> Path:
+    from smfa.stages.export import export
+
+    out = export(str(env.unlearned), str(env.tmp / "exported"))
+    w = out / "adapter_model.safetensors"
+    data = bytearray(w.read_bytes())
+    data[-1] ^= 1
+    w.write_bytes(bytes(data))
+    return out
+
+
 def _full_disk(env: Env, monkeypatch) -> list:
     import smfa.stages.evaluate as ev
 
@@ -589,6 +609,20 @@ CASES = {
     "report_missing_run": lambda e: ["report", e.tmp / "nope"],
     "report_no_eval": lambda e: ["report", _user_notes(e)],
     "report_over_user_file": _report_over_user_file,
+    "export_not_a_method": lambda e: ["export", _user_notes(e), e.tmp / "o"],
+    "export_both_modes": lambda e: [
+        "export",
+        e.unlearned,
+        e.tmp / "o",
+        "--merged",
+        "true",
+        "--adapter",
+        "true",
+    ],
+    "export_missing_original": lambda e: ["export", _unlearned_without_model(e), e.tmp / "o"],
+    "export_into_user_folder": lambda e: ["export", e.unlearned, _user_notes(e)],
+    "verify_no_certificate": lambda e: ["verify", _user_notes(e)],
+    "verify_changed_byte": lambda e: ["verify", _changed_export(e)],
 }
 
 

@@ -259,7 +259,9 @@ def write_bench(
 
         manifest["smfa_version"] = __version__
         (tmp / "manifest.json").write_bytes(write.json_bytes(manifest))
-    if not quiet:
+    from smfa.progress import is_quiet
+
+    if not (quiet or is_quiet()):
         print("\n".join(report.lines()), file=sys.stderr)
     return out
 
