@@ -135,6 +135,30 @@ def test_verify_detects_a_changed_byte_and_names_the_file(mllmu_run, tmp_path, c
         verify(str(out))
 
 
+def test_export_command_line_takes_bare_switches(mllmu_run, tmp_path, capsys):
+    from smfa.cli import bare_flags, main
+
+    assert bare_flags(["export", "a", "b", "--merged", "--overwrite"]) == [
+        "export",
+        "a",
+        "b",
+        "--merged",
+        "true",
+        "--overwrite",
+        "true",
+    ]
+    assert bare_flags(["--overwrite", "false", "--adapter"]) == [
+        "--overwrite",
+        "false",
+        "--adapter",
+        "true",
+    ]
+    out = tmp_path / "m"
+    main(["export", str(mllmu_run), str(out), "--merged", "--overwrite"])
+    cert = json.loads((out / "certificate.json").read_text())
+    assert cert["kind"] == "merged" and "model.safetensors" in cert["files"]
+
+
 def test_export_refuses_a_user_folder_and_both_modes(mllmu_run, tmp_path):
     user = tmp_path / "mine"
     user.mkdir()

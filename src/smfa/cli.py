@@ -92,6 +92,21 @@ def parse_error(message: str, prog: str = "smfa") -> str:
     return text
 
 
+# Switches that may be given without a value (``--merged`` = ``--merged true``).
+BARE_FLAGS = ("--overwrite", "--merged", "--adapter")
+
+
+def bare_flags(argv: list[str]) -> list[str]:
+    """``--flag`` of :data:`BARE_FLAGS` followed by nothing or another flag gets ``true``."""
+    out = []
+    for i, a in enumerate(argv):
+        out.append(a)
+        nxt = argv[i + 1] if i + 1 < len(argv) else None
+        if a in BARE_FLAGS and (nxt is None or nxt.startswith("--")):
+            out.append("true")
+    return out
+
+
 def _register_types() -> None:
     from jsonargparse.typing import register_type
 
@@ -129,6 +144,7 @@ def main(argv: list[str] | None = None) -> None:
     if "--quiet" in argv:
         argv.remove("--quiet")
         set_quiet(True)
+    argv = bare_flags(argv)
     try:
         result = CLI(
             _commands(), args=argv, as_positional=True, prog="smfa", parser_class=_parser_class()
