@@ -47,7 +47,7 @@ LAYERS = [
     ("command line", {"smfa.cli", "smfa.__main__"}),
 ]
 # The CLI stages in pipeline order: a stage never imports a later one.
-STAGE_ORDER = ["train_original", "unlearn", "sculpt", "evaluate", "attack", "report"]
+STAGE_ORDER = ["train_original", "unlearn", "sculpt", "evaluate", "attack", "report", "export"]
 
 
 def module_name(path: Path) -> str:
