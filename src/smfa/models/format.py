@@ -43,11 +43,19 @@ def render(processor, question: str, has_image: bool, answer: str | None = None)
     """Prompt text (generation prompt appended) or, with ``answer``, the full conversation.
 
     Trailing whitespace after the end-of-turn token (e.g. Qwen's ``<|im_end|>\\n``) is dropped
-    so that the last trained token is the end-of-turn/eos token.
+    so that the last trained token is the end-of-turn/eos token. A template that closes the
+    answer with no special token at all (LLaVA-1.5's ``ASSISTANT: {answer} ``) gets the
+    tokenizer's eos token appended, or a model trained on it never learns to stop.
     """
     msgs = messages(question, has_image, answer)
     text = processor.apply_chat_template(msgs, add_generation_prompt=answer is None, tokenize=False)
-    return text.rstrip() if answer is not None else text
+    if answer is None:
+        return text
+    text = text.rstrip()
+    tok = processor.tokenizer
+    if tok.eos_token and not any(text.endswith(t) for t in tok.all_special_tokens if t):
+        text += tok.eos_token
+    return text
 
 
 def _add_special(tok, text: str) -> bool:
