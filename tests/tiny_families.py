@@ -30,9 +30,7 @@ def corpus_words(corpus=None) -> list[str]:
     return sorted(words)
 
 
-def word_tokenizer(
-    specials: list[str], named: dict[str, str], extra: dict[str, str], corpus=None
-):
+def word_tokenizer(specials: list[str], named: dict[str, str], extra: dict[str, str], corpus=None):
     """A whitespace/punctuation word-level tokenizer over WORDS (+ the words of ``corpus``)
     with the given special tokens."""
     from tokenizers import Tokenizer, models, pre_tokenizers

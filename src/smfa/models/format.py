@@ -53,9 +53,15 @@ def render(processor, question: str, has_image: bool, answer: str | None = None)
         return text
     text = text.rstrip()
     tok = processor.tokenizer
-    if tok.eos_token and not any(text.endswith(t) for t in tok.all_special_tokens if t):
+    if tok.eos_token and not any(text.endswith(t) for t in _special_tokens(tok)):
         text += tok.eos_token
     return text
+
+
+def _special_tokens(tok) -> set[str]:
+    """The tokenizer's special tokens: named ones and added tokens marked special."""
+    added = {t.content for t in getattr(tok, "added_tokens_decoder", {}).values() if t.special}
+    return {t for t in (*tok.all_special_tokens, *added) if t}
 
 
 def _add_special(tok, text: str) -> bool:
