@@ -211,3 +211,27 @@ def test_eos_appended_when_the_template_closes_answers_with_plain_text(tmp_path)
     assert render(llava, "who ?", False) == "USER: who ? ASSISTANT:"
     gemma = load(str(build_gemma3(tmp_path / "g")))[1]
     assert render(gemma, "who ?", False, "Alice .").endswith("Alice .<end_of_turn>")
+
+
+def test_prompt_is_a_prefix_when_the_template_writes_the_answer_header_otherwise(tmp_path):
+    """LLaVA-OneVision's template renders "<|im_start|>assistant \\n" before an answer but
+    "<|im_start|>assistant\\n" as the generation prompt: with its byte-level BPE the prompt's
+    tokens were not a prefix (SmfaError); training now uses the generation prompt."""
+    from tiny_families import build_llava_onevision
+
+    from smfa.models.format import render
+
+    processor = load_processor_of(build_llava_onevision(tmp_path / "ov"))
+    full = render(processor, "who ?", True, "Alice .")
+    prompt = render(processor, "who ?", True)
+    assert prompt.endswith("<|im_start|>assistant\n")
+    assert full == prompt + "Alice .<|im_end|>"
+    enc = encode(processor, RED, "who ?", "Alice .")
+    trained = enc["labels"][0][enc["labels"][0] != IGNORE_INDEX]
+    assert processor.tokenizer.decode(trained) == "Alice .<|im_end|>"
+
+
+def load_processor_of(path):
+    from smfa.models.load import load_processor
+
+    return load_processor(path)

@@ -343,10 +343,33 @@ ONEVISION_TEMPLATE = (
 )
 
 
+def bpe_tokenizer(
+    specials: list[str], named: dict[str, str], extra: dict[str, str], corpus=None, size=400
+):
+    """A byte-level BPE tokenizer (Qwen2's kind: GPT-2 regex, no prefix space) trained on
+    WORDS + ``corpus``, with the given special tokens. Unlike the word-level ones it keeps
+    spaces and newlines, so prompt/answer boundaries tokenize as they do on the real model."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=size,
+        special_tokens=specials,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator([" ".join(WORDS), *(corpus or ())], trainer)
+    return PreTrainedTokenizerFast(tokenizer_object=tok, extra_special_tokens=extra, **named)
+
+
 def build_llava_onevision(out: Path, seed: int = 0, corpus=None) -> Path:
     """LLaVA-OneVision (real: SigLIP 384 px / 14, 26 x 1152; Qwen2 28 x 3584; anyres_max_9
     tiling over 384-px crops): SigLIP 16 px / patch 8 (4 tokens per crop), 2 x 32; Qwen2
-    2 x 64; pinpoints up to 32x32, so a 32-px image is one base crop + 2x2 tiles."""
+    2 x 64; pinpoints up to 32x32, so a 32-px image is one base crop + 2x2 tiles. Byte-level
+    BPE tokenizer, as the real one."""
     from transformers import (
         LlavaOnevisionConfig,
         LlavaOnevisionForConditionalGeneration,
@@ -358,7 +381,7 @@ def build_llava_onevision(out: Path, seed: int = 0, corpus=None) -> Path:
 
     specials = ["<pad>", "<unk>", "<|endoftext|>", "<|im_start|>", "<|im_end|>"]
     specials += ["<image>", "<video>"]
-    tok = word_tokenizer(
+    tok = bpe_tokenizer(
         specials,
         {"pad_token": "<pad>", "eos_token": "<|im_end|>"},
         {"image_token": "<image>", "video_token": "<video>"},

@@ -42,6 +42,9 @@ def messages(question: str, has_image: bool, answer: str | None = None) -> list[
 def render(processor, question: str, has_image: bool, answer: str | None = None) -> str:
     """Prompt text (generation prompt appended) or, with ``answer``, the full conversation.
 
+    The generation prompt is always a prefix of the conversation: when the template writes
+    the answer turn's header otherwise (LLaVA-OneVision adds a space), the conversation is
+    the prompt followed by the answer and what the template puts after it.
     Trailing whitespace after the end-of-turn token (e.g. Qwen's ``<|im_end|>\\n``) is dropped
     so that the last trained token is the end-of-turn/eos token. A template that closes the
     answer with no special token at all (LLaVA-1.5's ``ASSISTANT: {answer} ``) gets the
@@ -51,6 +54,12 @@ def render(processor, question: str, has_image: bool, answer: str | None = None)
     text = processor.apply_chat_template(msgs, add_generation_prompt=answer is None, tokenize=False)
     if answer is None:
         return text
+    prompt = render(processor, question, has_image)
+    if not text.startswith(prompt) and answer in text:
+        # The template renders the answer turn's header unlike its generation prompt
+        # (LLaVA-OneVision: "<|im_start|>assistant \n{answer}" vs "<|im_start|>assistant\n"):
+        # train on what generation sees, the prompt, then the answer and the turn's closing.
+        text = prompt + text[text.rindex(answer) :]
     text = text.rstrip()
     tok = processor.tokenizer
     if tok.eos_token and not any(text.endswith(t) for t in _special_tokens(tok)):
