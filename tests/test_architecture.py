@@ -34,7 +34,7 @@ LAYERS = [
     ("bench", "smfa.bench"),
     ("models", "smfa.models"),
     ("math and data", {"smfa.data", "smfa.losses", "smfa.sculpt", "smfa.merging"}),
-    ("training", {"smfa.train"}),
+    ("training", {"smfa.train", "smfa.memory"}),
     ("adapters", {"smfa.adapters"}),
     ("methods", "smfa.methods"),
     ("evaluation", "smfa.eval"),

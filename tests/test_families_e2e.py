@@ -14,81 +14,24 @@ import json
 import re
 
 import pytest
-import yaml
 from safetensors import safe_open
-from tiny_families import FAMILIES
+from tiny_families import FAMILIES, run_smoke, smoke_setup
 
-BENCH = dict(
-    profiles=10,
-    seed=0,
-    image_size=32,
-    scenes_train=4,
-    scenes_eval=2,
-    unseen=2,
-    holdout=2,
-    strangers=2,
-    retain_few=2,
-    quiet=True,
-)
-TRAIN = {
-    "model": {},
-    "train": {
-        "max_steps": 2,
-        "batch_size": 8,
-        "lr": 0.001,
-        "seed": 0,
-        "lora": {"r": 4, "alpha": 8, "dropout": 0.0, "target": "language"},
-    },
-}
-UNLEARN = {
-    "train": {
-        "max_steps": 2,
-        "batch_size": 4,
-        "lr": 0.001,
-        "seed": 0,
-        "lora": {"r": 4, "alpha": 8, "dropout": 0.0, "target": "language"},
-    },
-    "options": {},
-}
 LANGUAGE_PROJ = re.compile(r"\.layers\.[01]\.(self_attn|mlp)\.(q|k|v|o|gate|up|down)_proj\.weight$")
 VISION = re.compile(r"vision|visual|projector|connector")
-EVAL = {"max_samples": 3, "batch_size": 16, "max_new_tokens": 4}
 
 
 @pytest.fixture(scope="module")
 def family_setup(tmp_path_factory):
     """One tiny benchmark shared by every family, and the train/unlearn configs."""
-    from smfa.bench import build, load
-    from smfa.stages.train_original import corpus_texts
-
-    root = tmp_path_factory.mktemp("families")
-    bench = build(root / "bench", **BENCH)
-    (root / "train.yaml").write_text(yaml.safe_dump(TRAIN))
-    (root / "unlearn.yaml").write_text(yaml.safe_dump(UNLEARN))
-    return root, bench, corpus_texts(load(bench))
+    return smoke_setup(tmp_path_factory.mktemp("families"))
 
 
 @pytest.mark.parametrize("family", list(FAMILIES))
 def test_smoke_pipeline(family, family_setup):
-    from smfa.pipeline import run
-
     root, bench, corpus = family_setup
     model = FAMILIES[family](root / "models" / family, corpus=corpus)
-    cfg = {
-        "name": family,
-        "bench_dir": str(bench),
-        "model": str(model),
-        "train_config": str(root / "train.yaml"),
-        "unlearn_config": str(root / "unlearn.yaml"),
-        "forget": "forget10",
-        "methods": {"idk": {"method": "idk"}, "smfa": {"method": "smfa"}},
-        "sweep": {"k": [0]},
-        "eval": EVAL,
-    }
-    path = root / f"{family}.yaml"
-    path.write_text(yaml.safe_dump(cfg))
-    run(str(path), out=str(root / "runs"))
-    out = root / "runs" / family
+    out = run_smoke(family, model, root, bench)
     splits = {"forget10", "retain", "unseen", "holdout", "scenes_eval"}
     for label in ("original", "retain_only", "idk", "smfa", "sweep/k_0"):
         res = json.loads((out / "eval" / f"{label}.json").read_text())

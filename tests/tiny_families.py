@@ -518,3 +518,77 @@ def _save(model_cls, config, processor, tok, out: Path, seed: int) -> Path:
     model.save_pretrained(out)
     processor.save_pretrained(out)
     return out
+
+
+# -- the smoke pipeline on a family (tests/test_families_e2e.py, benchmarks/family_smoke.py) --
+SMOKE_BENCH = dict(
+    profiles=10,
+    seed=0,
+    image_size=32,
+    scenes_train=4,
+    scenes_eval=2,
+    unseen=2,
+    holdout=2,
+    strangers=2,
+    retain_few=2,
+    quiet=True,
+)
+SMOKE_TRAIN = {
+    "model": {},
+    "train": {
+        "max_steps": 2,
+        "batch_size": 8,
+        "lr": 0.001,
+        "seed": 0,
+        "lora": {"r": 4, "alpha": 8, "dropout": 0.0, "target": "language"},
+    },
+}
+SMOKE_UNLEARN = {
+    "train": {
+        "max_steps": 2,
+        "batch_size": 4,
+        "lr": 0.001,
+        "seed": 0,
+        "lora": {"r": 4, "alpha": 8, "dropout": 0.0, "target": "language"},
+    },
+    "options": {},
+}
+SMOKE_EVAL = {"max_samples": 3, "batch_size": 16, "max_new_tokens": 4}
+
+
+def smoke_setup(root: Path):
+    """Build the shared tiny bench and write the train/unlearn configs under ``root``;
+    returns ``(root, bench, corpus)`` (corpus: every text the family tokenizers must cover)."""
+    import yaml
+
+    from smfa.bench import build, load
+    from smfa.stages.train_original import corpus_texts
+
+    bench = build(root / "bench", **SMOKE_BENCH)
+    (root / "train.yaml").write_text(yaml.safe_dump(SMOKE_TRAIN))
+    (root / "unlearn.yaml").write_text(yaml.safe_dump(SMOKE_UNLEARN))
+    return root, bench, corpus_texts(load(bench))
+
+
+def run_smoke(name: str, model: Path, root: Path, bench: Path) -> Path:
+    """``smfa run`` on ``model``: original + retain-only, idk and smfa, k sweep [0], eval,
+    report; returns the run folder ``root/runs/<name>``."""
+    import yaml
+
+    from smfa.pipeline import run
+
+    cfg = {
+        "name": name,
+        "bench_dir": str(bench),
+        "model": str(model),
+        "train_config": str(root / "train.yaml"),
+        "unlearn_config": str(root / "unlearn.yaml"),
+        "forget": "forget10",
+        "methods": {"idk": {"method": "idk"}, "smfa": {"method": "smfa"}},
+        "sweep": {"k": [0]},
+        "eval": SMOKE_EVAL,
+    }
+    path = root / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    run(str(path), out=str(root / "runs"))
+    return root / "runs" / name
