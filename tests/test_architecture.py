@@ -37,7 +37,7 @@ LAYERS = [
         "math and data",
         {"smfa.data", "smfa.losses", "smfa.sculpt", "smfa.merging", "smfa.neurons", "smfa.tailor"},
     ),
-    ("training", {"smfa.train"}),
+    ("training", {"smfa.train", "smfa.memory"}),
     ("adapters", {"smfa.adapters"}),
     ("methods", "smfa.methods"),
     ("evaluation", "smfa.eval"),

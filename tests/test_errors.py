@@ -330,6 +330,13 @@ CASES = {
         "--train_config",
         e.yaml("t.yaml", {"train": {"epoch": 2}}),
     ],
+    "train_bad_dtype_in_config": lambda e: [
+        "train",
+        e.bench,
+        e.tmp / "o",
+        "--train_config",
+        e.yaml("t.yaml", {"dtype": "bf16"}),
+    ],
     "train_config_is_a_list": lambda e: [
         "train",
         e.bench,
@@ -441,6 +448,15 @@ CASES = {
         e.tmp / "o",
         "--method_config",
         e.yaml("m.yaml", {"options": {"k": -2}}),
+    ],
+    "unlearn_bad_dtype_in_config": lambda e: [
+        "unlearn",
+        "smfa",
+        e.model,
+        e.bench,
+        e.tmp / "o",
+        "--method_config",
+        e.yaml("m.yaml", {"dtype": "bf16"}),
     ],
     "unlearn_retain_few_too_large": lambda e: [
         "unlearn",
