@@ -40,6 +40,7 @@ LAYERS = [
     ("training", {"smfa.train", "smfa.memory"}),
     ("adapters", {"smfa.adapters"}),
     ("methods", "smfa.methods"),
+    ("ledger", "smfa.ledger"),
     ("evaluation", "smfa.eval"),
     ("report", "smfa.report"),
     ("stages", "smfa.stages"),
@@ -47,7 +48,16 @@ LAYERS = [
     ("command line", {"smfa.cli", "smfa.__main__"}),
 ]
 # The CLI stages in pipeline order: a stage never imports a later one.
-STAGE_ORDER = ["train_original", "unlearn", "sculpt", "evaluate", "attack", "report", "export"]
+STAGE_ORDER = [
+    "train_original",
+    "unlearn",
+    "sculpt",
+    "ledger",
+    "evaluate",
+    "attack",
+    "report",
+    "export",
+]
 
 
 def module_name(path: Path) -> str:

@@ -15,6 +15,7 @@ def _commands() -> dict:
     from smfa import bench
     from smfa.bench.importers import IMPORTERS
     from smfa.pipeline import demo, run
+    from smfa.stages import ledger
     from smfa.stages.evaluate import evaluate
     from smfa.stages.export import export, verify
     from smfa.stages.report import report
@@ -38,6 +39,13 @@ def _commands() -> dict:
         "report": report,
         "export": export,
         "verify": verify,
+        "ledger": {
+            "init": ledger.init,
+            "add": ledger.add,
+            "remove": ledger.remove,
+            "show": ledger.show,
+            "build": ledger.build,
+        },
     }
 
 
