@@ -110,6 +110,37 @@ def encode(
     return enc
 
 
+def continuation_ids(
+    processor, question: str, has_image: bool, answers: Sequence[str]
+) -> list[list[int]]:
+    """Token ids of each answer as it follows the prompt in :func:`encode`'s prompt + answer.
+
+    ``encode(processor, image, question, answer)`` is the prompt's tokens (image expanded)
+    followed by exactly these ids (its labels); computed on the text alone, since the image
+    expansion lies inside the prompt. Raises SmfaError like :func:`encode` when the prompt's
+    tokens are not a prefix of prompt + answer.
+    """
+    tok = processor.tokenizer
+    prompt = render(processor, question, has_image)
+    p = tok(prompt, add_special_tokens=_add_special(tok, prompt))["input_ids"]
+    convs = [messages(question, has_image, a) for a in answers]
+    fulls = processor.apply_chat_template(convs, add_generation_prompt=False, tokenize=False)
+    fulls = [t.rstrip() for t in fulls]  # as render() does
+    out = []
+    # add_special_tokens is decided by the template (its bos), the same for every answer
+    add = _add_special(tok, fulls[0]) if fulls else True
+    for full, f in zip(fulls, tok(fulls, add_special_tokens=add)["input_ids"] if fulls else []):
+        if _add_special(tok, full) != add:
+            f = tok(full, add_special_tokens=_add_special(tok, full))["input_ids"]
+        if f[: len(p)] != p:
+            raise SmfaError(
+                f"question {question[:40]!r}: the chat template's prompt tokens are not a prefix "
+                "of prompt + answer (cannot locate the answer tokens)"
+            )
+        out.append(list(f[len(p) :]))
+    return out
+
+
 def _is_token_key(key: str, value: torch.Tensor, ids: torch.Tensor) -> bool:
     return key == "input_ids" or (key in TOKEN_KEYS and value.shape == ids.shape)
 
