@@ -52,9 +52,11 @@ def tiny_rows(small_bench, tiny_original):
 
 def test_continuation_ids_are_the_trained_answer_tokens(tiny_rows):
     _, proc, rows, imgs = tiny_rows
-    for r, im in zip(rows[:4], imgs[:4]):
-        answers = [r["answer"], *r["perturbed"]]
-        got = continuation_ids(proc, r["question"], im is not None, answers)
+    groups = [
+        (r["question"], im is not None, [r["answer"], *r["perturbed"]]) for r, im in zip(rows, imgs)
+    ]
+    for r, im, (_, _, answers), got in zip(rows, imgs, groups, continuation_ids(proc, groups)):
+        assert len(got) == len(answers)
         for a, ids in zip(answers, got):
             enc = encode(proc, im, r["question"], a)
             labels = enc["labels"][0]

@@ -258,6 +258,9 @@ def fit(
     fp = fingerprint(streams, cfg, extra_fingerprint)
     ckpt = work_dir / "checkpoint"
     start = _load_checkpoint(ckpt, model, optimizer, fp) if ckpt.is_dir() else 0
+    ds = getattr(acc.state, "deepspeed_plugin", None)
+    if ds is not None:  # no DataLoader is prepared: DeepSpeed needs the per-process batch
+        ds.deepspeed_config["train_micro_batch_size_per_gpu"] = max(1, cfg.batch_size // world)
     model, optimizer = acc.prepare(model, optimizer)
     model.train()
 

@@ -110,7 +110,7 @@ def grouped_answer_logprobs(
     for idx in _batches(len(groups), batch_size):
         chunk = [groups[i] for i in idx]
         prompts = [encode(processor, im, q) for im, q, _ in chunk]
-        conts = [continuation_ids(processor, q, im is not None, a) for im, q, a in chunk]
+        conts = continuation_ids(processor, [(q, im is not None, a) for im, q, a in chunk])
         batch = collate(processor, prompts, padding_side="left")
         batch = {k: v.to(model.device) for k, v in batch.items()}
         extra = tuple(k for k in batch if k in TOKEN_KEYS and k != "attention_mask")

@@ -104,12 +104,13 @@ def evaluate_rows(
     logprobs: bool = False,
     questions: list[str] | None = None,
     imgs: list | None = None,
+    shared_prefix: bool = True,
 ) -> list[dict]:
     """One record per row: greedy answer, gold, and every registered metric.
 
     ``questions`` / ``imgs`` replace the rows' own question texts and images (attacks);
     ``logprobs`` adds multiple choice and the truth ratio (scored on the rows' own questions
-    unless replaced).
+    unless replaced); ``shared_prefix`` as in :func:`logprob_evidence`.
     """
     if not rows:
         return []
@@ -126,7 +127,7 @@ def evaluate_rows(
     scores = scoring.judge.score_many(judge_items(rows, answers, scoring.attributes))
     if logprobs:
         asked = [dict(r, question=q) for r, q in zip(rows, questions)]
-        lps = logprob_evidence(net, processor, asked, imgs, batch_size)
+        lps = logprob_evidence(net, processor, asked, imgs, batch_size, shared_prefix)
     else:
         lps = [{}] * len(rows)
     metrics = registered()

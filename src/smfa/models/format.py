@@ -110,34 +110,42 @@ def encode(
     return enc
 
 
-def continuation_ids(
-    processor, question: str, has_image: bool, answers: Sequence[str]
-) -> list[list[int]]:
-    """Token ids of each answer as it follows the prompt in :func:`encode`'s prompt + answer.
+def continuation_ids(processor, groups: Sequence[tuple]) -> list[list[list[int]]]:
+    """Token ids of each answer as it follows its prompt in :func:`encode`'s prompt + answer.
 
-    ``encode(processor, image, question, answer)`` is the prompt's tokens (image expanded)
-    followed by exactly these ids (its labels); computed on the text alone, since the image
-    expansion lies inside the prompt. Raises SmfaError like :func:`encode` when the prompt's
-    tokens are not a prefix of prompt + answer.
+    ``groups`` are ``(question, has_image, [answers])``; the result has one list of id lists per
+    group. ``encode(processor, image, question, answer)`` is the prompt's tokens (image
+    expanded) followed by exactly these ids (its labels); computed on the text alone, since
+    the image expansion lies inside the prompt, with one tokenizer call for every text.
+    Raises SmfaError like :func:`encode` when the prompt's tokens are not a prefix of
+    prompt + answer.
     """
     tok = processor.tokenizer
-    prompt = render(processor, question, has_image)
-    p = tok(prompt, add_special_tokens=_add_special(tok, prompt))["input_ids"]
-    convs = [messages(question, has_image, a) for a in answers]
+    prompts = [render(processor, q, has_image) for q, has_image, _ in groups]
+    convs = [messages(q, has_image, a) for q, has_image, answers in groups for a in answers]
     fulls = processor.apply_chat_template(convs, add_generation_prompt=False, tokenize=False)
-    fulls = [t.rstrip() for t in fulls]  # as render() does
-    out = []
-    # add_special_tokens is decided by the template (its bos), the same for every answer
-    add = _add_special(tok, fulls[0]) if fulls else True
-    for full, f in zip(fulls, tok(fulls, add_special_tokens=add)["input_ids"] if fulls else []):
-        if _add_special(tok, full) != add:
-            f = tok(full, add_special_tokens=_add_special(tok, full))["input_ids"]
-        if f[: len(p)] != p:
-            raise SmfaError(
-                f"question {question[:40]!r}: the chat template's prompt tokens are not a prefix "
-                "of prompt + answer (cannot locate the answer tokens)"
-            )
-        out.append(list(f[len(p) :]))
+    fulls = [t.rstrip() for t in fulls] if convs else []  # as render() does
+    texts = prompts + fulls
+    # add_special_tokens depends on whether the text starts with bos: tokenize in two calls
+    ids: list = [None] * len(texts)
+    for add in (True, False):
+        which = [i for i, t in enumerate(texts) if _add_special(tok, t) == add]
+        if which:
+            enc = tok([texts[i] for i in which], add_special_tokens=add)["input_ids"]
+            for i, e in zip(which, enc):
+                ids[i] = e
+    out, k = [], len(prompts)
+    for (question, _, answers), p in zip(groups, ids[: len(prompts)]):
+        group = []
+        for f in ids[k : k + len(answers)]:
+            if f[: len(p)] != p:
+                raise SmfaError(
+                    f"question {question[:40]!r}: the chat template's prompt tokens are not a "
+                    "prefix of prompt + answer (cannot locate the answer tokens)"
+                )
+            group.append(list(f[len(p) :]))
+        out.append(group)
+        k += len(answers)
     return out
 
 

@@ -96,12 +96,13 @@ def continuation_logits(
     """Logits ``[N, T, V]`` of continuations ``ids`` ``[N, T]`` (right-padded, ``mask``), row n
     following prompt ``rows[n]`` of the cache that :func:`prefix_forward` returned.
 
-    The cache is copied and indexed by ``rows`` (the original stays usable for more
+    The cache is indexed by ``rows`` into a new cache (the original stays usable for more
     continuations); ``extra_keys`` are token-type inputs of the family, 0 for answer tokens.
     """
     import copy
 
-    past = copy.deepcopy(cache)
+    past = copy.copy(cache)  # layer objects copied, tensors shared: selecting rebinds them
+    past.layers = [copy.copy(layer) for layer in cache.layers]
     past.batch_select_indices(rows)
     full_mask = torch.cat([prefix_mask[rows], mask.to(prefix_mask.dtype)], dim=1)
     start = prefix_mask.long().sum(1)[rows].unsqueeze(1)
