@@ -22,6 +22,12 @@ import time
 from _summary import save
 
 
+def _timed(fn) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", required=True)
@@ -55,14 +61,19 @@ def main() -> None:
     scoring = Scoring(judge, refusal_set(b.refusals()), b.attributes())
     bs = args.batch_size
 
-    def timed(fn):
-        fn()  # warm-up (first-call allocations, lazy imports)
-        times, out = [], None
+    def timed_pair(old_fn, new_fn):
+        """Median times of old and new, run alternately (load drift hits both alike), and
+        their last results."""
+        old_fn(), new_fn()  # warm-up (first-call allocations, lazy imports)
+        times = {old_fn: [], new_fn: []}
+        out = {}
         for _ in range(args.runs):
-            t = time.perf_counter()
-            out = fn()
-            times.append(time.perf_counter() - t)
-        return statistics.median(times), out
+            for fn in (old_fn, new_fn):
+                t = time.perf_counter()
+                out[fn] = fn()
+                times[fn].append(time.perf_counter() - t)
+        med = {fn: statistics.median(ts) for fn, ts in times.items()}
+        return med[old_fn], out[old_fn], med[new_fn], out[new_fn]
 
     def lp(shared):
         return lambda: logprob_evidence(model, proc, rows, imgs, bs, shared_prefix=shared)
@@ -72,11 +83,11 @@ def main() -> None:
             model, proc, b, rows, "forget", scoring, bs, logprobs=True, shared_prefix=shared
         )
 
-    t_gen, _ = timed(lambda: generate_answers(model, proc, items, bs))
-    t_lp_old, old = timed(lp(False))
-    t_lp_new, new = timed(lp(True))
-    t_ev_old, rec_old = timed(full(False))
-    t_ev_new, rec_new = timed(full(True))
+    t_gen = statistics.median(
+        [_timed(lambda: generate_answers(model, proc, items, bs)) for _ in range(args.runs)]
+    )
+    t_lp_old, old, t_lp_new, new = timed_pair(lp(False), lp(True))
+    t_ev_old, rec_old, t_ev_new, rec_new = timed_pair(full(False), full(True))
     diff = 0.0
     for o, n in zip(old, new):
         a = [*o["option_logprobs"], o["gold_logprob"], *o["perturbed_logprobs"]]
@@ -138,8 +149,8 @@ def main() -> None:
             "dtype": args.dtype,
         },
         notes=[
-            "Medians of the runs after one warm-up, all measured in one process on the same "
-            "questions (forget10 then retain rows).",
+            "Medians of the runs after one warm-up, old and new run alternately in one process "
+            "on the same questions (forget10 then retain rows).",
             "old: every (question, answer) pair is its own full sequence; new: the prompt and "
             "image run once, every continuation is scored from the prompt's KV cache.",
         ],

