@@ -110,6 +110,15 @@ def encode(
     return enc
 
 
+def _token_ids(tok, texts: list[str], add_special: bool) -> list[list[int]]:
+    """``tok(texts)["input_ids"]``; a fast tokenizer's Rust backend is called directly (the
+    same ids without building Python encodings, most of the cost of short texts)."""
+    backend = getattr(tok, "backend_tokenizer", None)
+    if backend is None or backend.padding is not None or backend.truncation is not None:
+        return tok(texts, add_special_tokens=add_special)["input_ids"]
+    return [e.ids for e in backend.encode_batch(texts, add_special_tokens=add_special)]
+
+
 def continuation_ids(processor, groups: Sequence[tuple]) -> list[list[list[int]]]:
     """Token ids of each answer as it follows its prompt in :func:`encode`'s prompt + answer.
 
@@ -131,8 +140,7 @@ def continuation_ids(processor, groups: Sequence[tuple]) -> list[list[list[int]]
     for add in (True, False):
         which = [i for i, t in enumerate(texts) if _add_special(tok, t) == add]
         if which:
-            enc = tok([texts[i] for i in which], add_special_tokens=add)["input_ids"]
-            for i, e in zip(which, enc):
+            for i, e in zip(which, _token_ids(tok, [texts[i] for i in which], add)):
                 ids[i] = e
     out, k = [], len(prompts)
     for (question, _, answers), p in zip(groups, ids[: len(prompts)]):
