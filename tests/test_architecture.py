@@ -29,6 +29,7 @@ LAYERS = [
             "smfa.splits",
             "smfa.names",
             "smfa.layout",
+            "smfa.dist",
         },
     ),
     ("bench", "smfa.bench"),

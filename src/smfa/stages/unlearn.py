@@ -15,7 +15,7 @@ import shutil
 import typing
 from pathlib import Path
 
-from smfa import __version__
+from smfa import __version__, dist
 from smfa.config import Real, TrainConfig, from_dict, to_dict
 from smfa.errors import SmfaError
 from smfa.io import (
@@ -184,7 +184,7 @@ def unlearn(
     check_no_pickle(orig, allow_pickle)
     inputs = [original, bench, adapters_from, method_config]
     out = check_output(Path(out), "unlearn", overwrite, inputs)
-    with output_lock(out):
+    with dist.main_only(output_lock(out)):  # accelerate launch: the main process writes
         train = {"full_finetune": full_finetune, "max_steps": max_steps, "seed": seed}
         s = resolve_settings(method, is_tiny(orig), method_config, options, train, retain_few)
         m = METHODS.get(method)(s.options)
@@ -223,6 +223,10 @@ def unlearn(
             "adapters_from": str(Path(adapters_from).resolve()) if adapters_from else None,
             "smfa_version": __version__,
         }
+        dist.barrier()
+        if not dist.is_main():
+            dist.barrier()  # until the main process has written out
+            return out
         with staged_dir(out, "unlearn", overwrite, inputs) as tmp:
             write_delta(tmp, result.delta, method)
             for tag, adir in result.adapters.items():
@@ -239,6 +243,7 @@ def unlearn(
                 write_merged(orig, result.delta, tmp / "merged", dtype)
         shutil.rmtree(work, ignore_errors=True)
         say(f"[unlearn] wrote {out}")
+        dist.barrier()
         return out
 
 
