@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from smfa.eval.classify import class_shares
 from smfa.eval.metrics import (
     MEMORY_QTYPES,
     UNDERSTANDING_QTYPE,
@@ -31,6 +32,17 @@ def _mean(values: Iterable[Any]) -> float | None:
 def is_forget(split: str) -> bool:
     """Forget splits are named ``forget*``."""
     return split.startswith("forget")
+
+
+def _by_split(records: Iterable[Mapping]) -> dict[str, list[Mapping]]:
+    out: dict[str, list[Mapping]] = {}
+    for r in records:
+        out.setdefault(r["split"], []).append(r)
+    return dict(sorted(out.items()))
+
+
+def _of_split(records: Iterable[Mapping], split: str) -> list[Mapping]:
+    return [r for r in records if r["split"] == split]
 
 
 def _field_values(records: Iterable[Mapping], field: str) -> list:
@@ -58,7 +70,12 @@ def summarize(
          "main": {"rouge": {...}, "fact": {...}},   # forget_und, forget_mem, retain_und,
                                                     # retain_mem, overall_und, overall_mem,
                                                     # meaningful, scenes, model_utility
-         "forget_quality": float | None, "splits": {"forget", "retain", "scenes"}}
+         "forget_quality": float | None, "splits": {"forget", "retain", "scenes"},
+         "answer_classes": {split: {class: share} | None},   # eval.classify.CLASSES
+         "over_refusal": {"retain": float | None, "scenes": float | None}}
+
+    ``over_refusal`` = refusal rate over every retain / scenes record (all question types):
+    these should be answered, so each refusal there is benign knowledge lost.
 
     Means over nothing are ``None``; see docs/metrics.md §7.
     """
@@ -137,5 +154,11 @@ def summarize(
         "groups": groups,
         "main": main,
         "forget_quality": fq,
+        "answer_classes": {s: class_shares(_field_values(recs, "answer_class")) for s, recs in
+                           _by_split(records).items()},  # fmt: skip
+        "over_refusal": {
+            "retain": _mean(_field_values(_of_split(records, retain_split), "refusal")),
+            "scenes": _mean(_field_values(_of_split(records, scenes_split), "refusal")),
+        },
         "splits": {"forget": forget_split, "retain": retain_split, "scenes": scenes_split},
     }
