@@ -14,6 +14,7 @@ import sys
 def _commands() -> dict:
     from smfa import bench
     from smfa.pipeline import demo, run
+    from smfa.stages.attack import attack
     from smfa.stages.evaluate import evaluate
     from smfa.stages.report import report
     from smfa.stages.sculpt import sculpt
@@ -26,6 +27,7 @@ def _commands() -> dict:
         "unlearn": method_commands(),
         "sculpt": sculpt,
         "eval": evaluate,
+        "attack": attack,
         "run": run,
         "demo": demo,
         "report": report,

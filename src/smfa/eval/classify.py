@@ -1,4 +1,4 @@
-"""What kind of answer is it? refusal, leaked, hallucinated, degenerate or other (docs/metrics.md §9).
+"""The class of an answer: refusal, leaked, hallucinated, degenerate, other (docs/metrics.md §9).
 
 A refusal adapter can hide a fact without removing it, and a broken model "forgets" by emitting
 noise; the class of each answer tells these apart. The reading of the answer is the rule judge's

@@ -154,8 +154,10 @@ def summarize(
         "groups": groups,
         "main": main,
         "forget_quality": fq,
-        "answer_classes": {s: class_shares(_field_values(recs, "answer_class")) for s, recs in
-                           _by_split(records).items()},  # fmt: skip
+        "answer_classes": {
+            s: class_shares(_field_values(recs, "answer_class"))
+            for s, recs in _by_split(records).items()
+        },  # fmt: skip
         "over_refusal": {
             "retain": _mean(_field_values(_of_split(records, retain_split), "refusal")),
             "scenes": _mean(_field_values(_of_split(records, scenes_split), "refusal")),
