@@ -16,6 +16,7 @@ def _commands() -> dict:
     from smfa.bench.importers import IMPORTERS
     from smfa.pipeline import demo, run
     from smfa.stages import ledger
+    from smfa.stages.attack import attack
     from smfa.stages.evaluate import evaluate
     from smfa.stages.export import export, verify
     from smfa.stages.report import report
@@ -34,6 +35,7 @@ def _commands() -> dict:
         "unlearn": method_commands(),
         "sculpt": sculpt,
         "eval": evaluate,
+        "attack": attack,
         "run": run,
         "demo": demo,
         "report": report,
