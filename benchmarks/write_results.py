@@ -78,7 +78,7 @@ def _numeric(cell) -> bool:
 
 def table_markdown(table: dict) -> str:
     """A GitHub-flavoured Markdown table (numeric columns right-aligned) with its caption."""
-    headers, rows = table["headers"], table["rows"]
+    headers, rows = table.get("headers") or table["columns"], table["rows"]  # both spellings
     for i, row in enumerate(rows):
         if len(row) != len(headers):
             raise ValueError(f"row {i} has {len(row)} cells for {len(headers)} headers")
