@@ -188,3 +188,26 @@ def test_smoke_pipeline_runs_on_an_imported_mllmu_bench(mllmu_run):
     assert set(groups["forget10"]) == {"image_memory", "text_memory"}
     assert groups["forget10"]["image_memory"]["n"] > 0 and "unseen" not in groups
     assert res["summary"]["main"]["rouge"]["forget_mem"] is not None
+
+
+def test_mllmu_names_and_gold_options_in_every_published_spelling():
+    from smfa.bench.importers.mllmu import _mc, _profile_name
+
+    assert _profile_name('{"Name": "Rosa Quill", "Born": "1950"}', "7") == (
+        "Rosa Quill",
+        {"born": "1950"},
+    )
+    assert _profile_name("Rosa Quill, born in 1950, is a potter.", "7")[0] == "Rosa Quill"
+    assert _profile_name("", "7") == ("Profile 7", {})
+    opts = {"A": "Oslo", "B": "Lisbon", "C": "Quito", "D": "Perth"}
+    for gold in ("B", "b", "B.", "(B)", "B) Lisbon", "B. Lisbon", "Lisbon"):
+        q, value, options = _mc({"Question": "Where?", "Options": opts, "Correct_Answer": gold})
+        assert (
+            value == "Lisbon"
+            and options[0] == "Lisbon"
+            and sorted(options) == sorted(opts.values())
+        ), gold
+    assert _mc({"Question": "Where?", "Options": opts, "Correct_Answer": "E"}) is None
+    assert (
+        _mc({"Question": "Where?", "Options": {"A": "x", "B": "y"}, "Correct_Answer": "A"}) is None
+    )

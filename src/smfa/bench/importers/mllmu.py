@@ -122,8 +122,9 @@ def _mc(raw: dict) -> tuple[str, str, list[str]] | None:
     letters = [k for k in sorted(opts) if isinstance(opts[k], str) and opts[k].strip()]
     values = [opts[k].strip() for k in letters]
     gold = str(raw.get("Correct_Answer") or "").strip()
-    if gold.rstrip(".):").upper() in letters:
-        gold = opts[gold.rstrip(".):").upper()].strip()
+    m = re.match(r"\(?([A-Za-z])(?:[.):]\s*|\s*$)", gold)  # "B", "b)", "(B) Lisbon", "B. Lisbon"
+    if gold not in values and m and m.group(1).upper() in letters:
+        gold = opts[m.group(1).upper()].strip()
     if gold not in values or len(values) < 4 or not raw.get("Question"):
         return None
     return raw["Question"], gold, [gold, *[v for v in values if v != gold]]
