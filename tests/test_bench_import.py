@@ -64,6 +64,10 @@ def write_fiubench(root: Path) -> Path:
     return root
 
 
+def layout() -> dict:
+    return json.loads((DATA / "mllmu" / "layout.json").read_text())
+
+
 @pytest.fixture(scope="module")
 def mllmu_dir(tmp_path_factory):
     return write_mllmu(tmp_path_factory.mktemp("mllmu") / "MLLMU-Bench")
@@ -112,6 +116,10 @@ def test_mllmu_rows_keep_the_published_questions_answers_and_options(mllmu_bench
     cloze = rows["001/text_memory/cloze_1"]
     assert cloze["question"] == "Alma Verdane works as a [Blank]." and cloze["answer"] == "florist"
     assert len(set(cloze["perturbed"])) == 3 and "florist" not in cloze["perturbed"]
+    # wrong answers come from the same slot of other profiles (cloze_1: occupations)
+    jobs = {r["Mask_Task"][1]["Ground_Truth"] for r in layout()["Full_Set"]}
+    assert set(cloze["perturbed"]) <= jobs
+    assert all(p.startswith("This person was born in ") for p in gen["perturbed"])
     assert all(len(r["phrasings"]) == 2 for r in rows.values())
 
 
