@@ -157,6 +157,7 @@ def test_export_command_line_takes_bare_switches(mllmu_run, tmp_path, capsys):
     main(["export", str(mllmu_run), str(out), "--merged", "--overwrite"])
     cert = json.loads((out / "certificate.json").read_text())
     assert cert["kind"] == "merged" and "model.safetensors" in cert["files"]
+    assert cert["dtype"] == "float32"  # the tiny base model's config.json
 
 
 def test_export_refuses_a_user_folder_and_both_modes(mllmu_run, tmp_path):

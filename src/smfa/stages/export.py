@@ -27,6 +27,7 @@ from smfa.io import (
 )
 
 CERTIFICATE = "certificate.json"
+DTYPES = ("float32", "float16", "bfloat16")
 FORMAT = "smfa-certificate"
 #: Figures copied from the eval JSON's ``summary.main.<score>`` into the certificate.
 FORGETTING = ("forget_mem", "forget_und")
@@ -100,6 +101,13 @@ def _forgotten(bench: Path, forget: str) -> dict:
     }
 
 
+def _base_dtype(original: Path) -> str:
+    """The dtype the base model was saved in (config.json), else float32."""
+    cfg = json.loads((original / "config.json").read_text())
+    d = cfg.get("dtype") or cfg.get("torch_dtype") or (cfg.get("text_config") or {}).get("dtype")
+    return d if d in DTYPES else "float32"
+
+
 def _adapter_rank(method_dir: Path) -> int:
     ranks = []
     for cfg in sorted((method_dir / "adapters").glob("*/adapter_config.json")):
@@ -116,6 +124,7 @@ def export(
     adapter: bool = False,
     method: str = "smfa",
     rank: int | None = None,
+    dtype: str | None = None,
     overwrite: bool = False,
 ) -> Path:
     """Export an unlearned model with a model card and an unlearning certificate.
@@ -136,6 +145,8 @@ def export(
         method: method label inside a run folder.
         rank: LoRA rank of the adapter (default: the method's LoRA rank; a rank >= a layer's
             smaller side reproduces it exactly).
+        dtype: weights of the merged model: float32, float16 or bfloat16 (default: the base
+            model's ``dtype`` in its config.json, else float32; the merge math is float32).
         overwrite: replace an existing folder that is not an earlier ``smfa export`` output.
     """
     from smfa import __version__
@@ -146,6 +157,8 @@ def export(
     if merged and adapter:
         raise SmfaError("export: choose one of --merged and --adapter")
     kind = "merged" if merged else "adapter"
+    if dtype not in (None, *DTYPES):
+        raise SmfaError(f"export: --dtype {dtype}: one of {', '.join(DTYPES)}")
     if rank is not None and rank < 1:
         raise SmfaError(f"export: --rank must be >= 1, got {rank}")
     method_dir, run = resolve_source(source, method)
@@ -176,7 +189,8 @@ def export(
                 (tmp / ".lora").rmdir()
                 svd = {"rank": r, "max_relative_error": max(errors.values(), default=0.0)}
             else:
-                write_merged(original, delta, tmp)
+                dtype = dtype or _base_dtype(original)
+                write_merged(original, delta, tmp, dtype)
             figures = _figures(run, method_dir.name)
             options = cfg.get("options") or {}
             cert = {
@@ -192,6 +206,7 @@ def export(
                 "base_model": {"path": str(original.resolve()), "files": base},
                 "method_dir": {"path": str(method_dir.resolve()), "files": sources},
                 "svd": svd,
+                "dtype": dtype if kind == "merged" else None,
                 "figures": figures,
                 "versions": versions(),
                 "smfa_version": __version__,
