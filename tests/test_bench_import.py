@@ -142,6 +142,12 @@ def test_mllmu_import_is_deterministic_and_prints_the_report(mllmu_dir, tmp_path
     b = import_mllmu(str(mllmu_dir), str(tmp_path / "b"), image_size=32, seed=3, quiet=True)
     ma, mb = (json.loads((p / "manifest.json").read_text()) for p in (a, b))
     assert ma["files"] == mb["files"]
+    c = import_mllmu(str(mllmu_dir), str(tmp_path / "c"), holdout=2, retain_few=3, quiet=True)
+    assert find_problems(c) == []
+    hc = load(c)
+    assert len({r["subject_id"] for r in hc.split("holdout")}) == 2
+    assert len({r["subject_id"] for r in hc.split("retain")}) == 7
+    assert len({r["subject_id"] for r in hc.split("retain_few")}) == 3
 
 
 def test_fiubench_import(tmp_path):

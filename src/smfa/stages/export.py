@@ -49,7 +49,8 @@ def resolve_source(source: str | Path, method: str = "smfa") -> tuple[Path, Path
     p = Path(source)
     if (p / "delta.safetensors").is_file() and (p / "config.yaml").is_file():
         run = p.parent.parent
-        in_run = p.parent.name == "methods" and (run / "manifest.json").is_file()
+        # runs/<name>/methods/<label>, or runs/<name>/seed_<s>/methods/<label>
+        in_run = p.parent.name == "methods" and (run / "eval").is_dir()
         return p, run if in_run else None
     if (p / "methods" / method / "delta.safetensors").is_file():
         return p / "methods" / method, p
