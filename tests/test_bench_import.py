@@ -96,6 +96,14 @@ def test_mllmu_import_validates_and_maps_the_published_splits(mllmu_bench):
         assert img.size == (32, 32) and img.format == "PNG"
 
 
+def test_imported_bench_loads_with_datasets(mllmu_bench):
+    import datasets
+
+    ds = datasets.load_dataset(str(mllmu_bench))  # empty tables are left out of the card
+    assert len(ds["forget05"]) == 6 and "unseen" not in ds
+    assert ds["retain"].features["keys"].feature.dtype == "string"
+
+
 def test_mllmu_rows_keep_the_published_questions_answers_and_options(mllmu_bench, mllmu_dir):
     rows = {r["id"]: r for r in load(mllmu_bench).split("forget05")}
     mc_img = rows["001/image_memory/classification_0"]
