@@ -112,6 +112,7 @@ def test_certificate_and_card_describe_what_was_forgotten(mllmu_run, tmp_path):
     card = (out / "README.md").read_text()
     assert "split `forget10`" in card and "2 profiles" in card and "method `smfa`" in card
     assert "Alma Verdane" not in json.dumps(cert) + card  # ids only, no names
+    assert cert["svd"]["max_relative_error"] > 1e-3 and "**approximate**" in card
 
 
 def test_verify_detects_a_changed_byte_and_names_the_file(mllmu_run, tmp_path, capsys):

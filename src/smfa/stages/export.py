@@ -25,9 +25,12 @@ from smfa.io import (
     staged_dir,
     write_json,
 )
+from smfa.progress import say
 
 CERTIFICATE = "certificate.json"
 DTYPES = ("float32", "float16", "bfloat16")
+#: Relative SVD error above which the card and the console call the adapter approximate.
+SVD_WARN = 1e-3
 FORMAT = "smfa-certificate"
 #: Figures copied from the eval JSON's ``summary.main.<score>`` into the certificate.
 FORGETTING = ("forget_mem", "forget_und")
@@ -233,6 +236,12 @@ def export(
                     shutil.move(str(f), tmp / f.name)
                 (tmp / ".lora").rmdir()
                 svd = {"rank": r, "max_relative_error": max(errors.values(), default=0.0)}
+                if svd["max_relative_error"] > SVD_WARN:
+                    say(
+                        f"[export] rank-{r} LoRA differs from the update by up to "
+                        f"{svd['max_relative_error']:.1%} (relative); --merged or a higher "
+                        "--rank gives an exact copy"
+                    )
             else:
                 dtype = dtype or _base_dtype(original)
                 write_merged(original, delta, tmp, dtype)
@@ -301,9 +310,16 @@ def card(cert: dict) -> str:
     if cert.get("adapter_from"):
         lines.append(f"- adapter: the method's LoRA `{cert['adapter_from']}`, unchanged")
     if cert["svd"]:
+        err = cert["svd"]["max_relative_error"]
         lines.append(
             f"- adapter: the update as a LoRA of rank {cert['svd']['rank']} (truncated SVD, "
-            f"max relative error {cert['svd']['max_relative_error']:.2e})"
+            f"max relative error {err:.2e})"
+            + (
+                "; **approximate**: the evaluated model is W_o + ΔW' exactly (export with "
+                "--merged, or a higher --rank, for an exact copy)"
+                if err > SVD_WARN
+                else ""
+            )
         )
     lines += ["", "## How well", ""]
     if fig["forgetting"]:
