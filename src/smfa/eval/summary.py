@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from smfa.eval.classify import class_shares
 from smfa.eval.metrics import (
     MEMORY_QTYPES,
     UNDERSTANDING_QTYPE,
@@ -31,6 +32,17 @@ def _mean(values: Iterable[Any]) -> float | None:
 def is_forget(split: str) -> bool:
     """Forget splits are named ``forget*``."""
     return split.startswith("forget")
+
+
+def _by_split(records: Iterable[Mapping]) -> dict[str, list[Mapping]]:
+    out: dict[str, list[Mapping]] = {}
+    for r in records:
+        out.setdefault(r["split"], []).append(r)
+    return dict(sorted(out.items()))
+
+
+def _of_split(records: Iterable[Mapping], split: str) -> list[Mapping]:
+    return [r for r in records if r["split"] == split]
 
 
 def _field_values(records: Iterable[Mapping], field: str) -> list:
@@ -107,7 +119,12 @@ def summarize(
                                                     # meaningful, scenes, model_utility
          "domains": {domain: {score: {"n_forget", "n_retain", "forget_und", "forget_mem",
                                       "retain_und", "retain_mem", "overall_mem"}}},
-         "forget_quality": float | None, "splits": {"forget", "retain", "scenes"}}
+         "forget_quality": float | None, "splits": {"forget", "retain", "scenes"},
+         "answer_classes": {split: {class: share} | None},   # eval.classify.CLASSES
+         "over_refusal": {"retain": float | None, "scenes": float | None}}
+
+    ``over_refusal`` = refusal rate over every retain / scenes record (all question types):
+    these should be answered, so each refusal there is benign knowledge lost.
 
     ``domains`` splits the forget/retain columns by image domain (``faces`` = portraits,
     ``fundus``), from each record's ``domain`` (records without one are left out).
@@ -192,5 +209,13 @@ def summarize(
         "main": main,
         "domains": domains,
         "forget_quality": fq,
+        "answer_classes": {
+            s: class_shares(_field_values(recs, "answer_class"))
+            for s, recs in _by_split(records).items()
+        },  # fmt: skip
+        "over_refusal": {
+            "retain": _mean(_field_values(_of_split(records, retain_split), "refusal")),
+            "scenes": _mean(_field_values(_of_split(records, scenes_split), "refusal")),
+        },
         "splits": {"forget": forget_split, "retain": retain_split, "scenes": scenes_split},
     }

@@ -189,6 +189,10 @@ def train_delta(
             if after[k].is_floating_point() and not torch.equal(after[k], before[k])
         }
         return delta, None, log
+    from smfa import dist
+
     adapter = work / "peft"
-    model.save_pretrained(adapter, safe_serialization=True)
+    if dist.is_main():  # several processes (accelerate launch) hold the same weights
+        model.save_pretrained(adapter, safe_serialization=True)
+    dist.barrier()
     return adapter_deltas(adapter), adapter, log
