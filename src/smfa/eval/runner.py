@@ -133,10 +133,18 @@ def evaluate_rows(
     metrics = registered()
     records = []
     for r, q, a, sc, lp in zip(rows, questions, answers, scores, lps):
-        ev = Evidence(row=r, answer=a, judge=sc, refusals=scoring.refusals, **lp)
+        ev = Evidence(
+            row=r,
+            answer=a,
+            judge=sc,
+            refusals=scoring.refusals,
+            values=scoring.attributes.get(r["attribute"], ()),
+            **lp,
+        )
         rec = {
             "split": split,
             "qtype": r["qtype"],
+            "domain": r.get("domain"),
             "id": r["id"],
             "attribute": r["attribute"],
             "question": q,

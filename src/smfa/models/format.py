@@ -42,12 +42,35 @@ def messages(question: str, has_image: bool, answer: str | None = None) -> list[
 def render(processor, question: str, has_image: bool, answer: str | None = None) -> str:
     """Prompt text (generation prompt appended) or, with ``answer``, the full conversation.
 
+    The generation prompt is always a prefix of the conversation: when the template writes
+    the answer turn's header otherwise (LLaVA-OneVision adds a space), the conversation is
+    the prompt followed by the answer and what the template puts after it.
     Trailing whitespace after the end-of-turn token (e.g. Qwen's ``<|im_end|>\\n``) is dropped
-    so that the last trained token is the end-of-turn/eos token.
+    so that the last trained token is the end-of-turn/eos token. A template that closes the
+    answer with no special token at all (LLaVA-1.5's ``ASSISTANT: {answer} ``) gets the
+    tokenizer's eos token appended, or a model trained on it never learns to stop.
     """
     msgs = messages(question, has_image, answer)
     text = processor.apply_chat_template(msgs, add_generation_prompt=answer is None, tokenize=False)
-    return text.rstrip() if answer is not None else text
+    if answer is None:
+        return text
+    prompt = render(processor, question, has_image)
+    if not text.startswith(prompt) and answer in text:
+        # The template renders the answer turn's header unlike its generation prompt
+        # (LLaVA-OneVision: "<|im_start|>assistant \n{answer}" vs "<|im_start|>assistant\n"):
+        # train on what generation sees, the prompt, then the answer and the turn's closing.
+        text = prompt + text[text.rindex(answer) :]
+    text = text.rstrip()
+    tok = processor.tokenizer
+    if tok.eos_token and not any(text.endswith(t) for t in _special_tokens(tok)):
+        text += tok.eos_token
+    return text
+
+
+def _special_tokens(tok) -> set[str]:
+    """The tokenizer's special tokens: named ones and added tokens marked special."""
+    added = {t.content for t in getattr(tok, "added_tokens_decoder", {}).values() if t.special}
+    return {t for t in (*tok.all_special_tokens, *added) if t}
 
 
 def _add_special(tok, text: str) -> bool:

@@ -31,14 +31,19 @@ class OriginalConfig:
     Attributes:
         model: TinyConfig fields for ``--model tiny`` (ignored for real models).
         train: TrainConfig fields.
+        dtype: model dtype (float32, bfloat16, float16) when ``--dtype`` is not given
+            (default float32); the shipped 7B-class configs say bfloat16.
     """
 
     model: dict = dataclasses.field(default_factory=dict)
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+    dtype: str | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.train, dict):
             self.train = from_dict(TrainConfig, self.train, "train")
+        if self.dtype is not None:
+            resolve_dtype(self.dtype)  # ValueError naming the field and the choices
 
 
 def load_original_config(path: str | None, tiny: bool) -> OriginalConfig:
@@ -77,7 +82,7 @@ def train_original(
     exclude: str | None = None,
     train_config: str | None = None,
     seed: int | None = None,
-    dtype: str = "float32",
+    dtype: str | None = None,
     device: str = "auto",
     overwrite: bool = False,
     allow_pickle: bool = False,
@@ -94,7 +99,7 @@ def train_original(
         train_config: train config YAML (default: the shipped ``configs/train/tiny.yaml`` or
             ``configs/train/real.yaml``).
         seed: overrides ``train.seed`` of the config.
-        dtype: float32, bfloat16 or float16.
+        dtype: float32, bfloat16 or float16 (default: the config's ``dtype``, else float32).
         device: auto, cpu, cuda, cuda:N.
         overwrite: replace an existing ``out`` that is not an earlier ``smfa train`` output.
         allow_pickle: accept pickle weights (``pytorch_model.bin``) of a trusted base model,
@@ -112,6 +117,7 @@ def train_original(
         cfg = load_original_config(train_config, is_tiny)
         if seed is not None:
             cfg.train = dataclasses.replace(cfg.train, seed=seed)
+        dtype = dtype or cfg.dtype or "float32"
         work = work_dir_for(out)
         fresh = not work.exists()
         work.mkdir(parents=True, exist_ok=True)
