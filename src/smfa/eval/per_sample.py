@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from smfa.eval import metrics as m
+from smfa.eval.classify import class_shares, classify_answer
 from smfa.registry import METRICS
 
 
@@ -35,6 +36,7 @@ class Evidence:
     option_logprobs: Sequence[float] | None = None
     gold_logprob: float | None = None
     perturbed_logprobs: Sequence[float] | None = None
+    values: Sequence[str] = ()  # every value of the row's attribute (attributes.json)
 
 
 def mean(values: Sequence, forget: bool) -> float:
@@ -120,3 +122,29 @@ register(Metric("meaningful", lambda ev: ev.judge[1], "Meaningful Score (0–10)
 register(Metric("refusal", lambda ev: m.is_refusal(ev.answer, ev.refusals), "Refusal rate"))
 register(Metric("mc_correct", _mc, "Multiple-choice accuracy", group="mc_accuracy"))
 register(Metric("truth_ratio", _truth_ratio, "Truth ratio", reduce=_truth_ratio_stat))
+
+
+def _answer_class(ev: Evidence) -> str:
+    return classify_answer(
+        ev.answer,
+        ev.row["keys"],
+        ev.values,
+        question=ev.row["question"],
+        gold=ev.row["answer"],
+        refusal_pool=ev.refusals,
+    )
+
+
+def _shares(values: Sequence, forget: bool) -> dict | None:
+    return class_shares(list(values))
+
+
+register(Metric("answer_class", _answer_class, "Answer class shares", reduce=_shares))
+register(
+    Metric(
+        "leaked",
+        lambda ev: _answer_class(ev) == "leaked",
+        "Leak rate (a key value stated)",
+        group="leak_rate",
+    )
+)

@@ -91,6 +91,8 @@ class RunConfig:
             other options kept; no retraining).
         eval: ``smfa eval`` settings (max_samples, batch_size, judge, max_new_tokens, ...).
         parallel_train: train original and retain-only side by side (1 thread each).
+        sequential: the sequential-requests protocol (``smfa.pipeline.sequential``): the
+            forget set dealt into requests, measured per composition mode after each one.
     """
 
     name: str = "run"
@@ -106,8 +108,11 @@ class RunConfig:
     sweep: dict = field(default_factory=dict)
     eval: dict = field(default_factory=dict)
     parallel_train: bool = True
+    sequential: dict = field(default_factory=dict)
 
     def __post_init__(self):
+        if not isinstance(self.sequential, dict):
+            raise ValueError(f"sequential={self.sequential!r}: expected a mapping")
         if self.forget not in FORGET_SPLITS:
             raise ValueError(f"forget={self.forget!r}: one of {', '.join(FORGET_SPLITS)}")
         if not self.seeds or not all(

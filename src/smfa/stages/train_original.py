@@ -12,7 +12,7 @@ import dataclasses
 import shutil
 from pathlib import Path
 
-from smfa import __version__
+from smfa import __version__, dist
 from smfa.config import TrainConfig, from_dict, to_dict
 from smfa.data import original_samples
 from smfa.errors import SmfaError
@@ -109,7 +109,7 @@ def train_original(
 
     out = Path(out)
     check_output(out, "train", overwrite, inputs=[bench, None if model == "tiny" else model])
-    with output_lock(out):
+    with dist.main_only(output_lock(out)):  # accelerate launch: the main process writes
         b = load_bench(bench)
         if exclude is not None:
             check_forget(exclude, "--exclude")
@@ -124,7 +124,9 @@ def train_original(
         try:
             return _train(b, bench, out, work, model, exclude, cfg, dtype, device, allow_pickle)
         except SmfaError:
-            if fresh and not (work / "checkpoint").exists():  # nothing to resume: no trace
+            if (
+                dist.is_main() and fresh and not (work / "checkpoint").exists()
+            ):  # nothing to resume: no trace
                 shutil.rmtree(work, ignore_errors=True)
             raise
 
@@ -139,9 +141,10 @@ def _train(b, bench, out, work, model, exclude, cfg, dtype, device, allow_pickle
 
     if is_tiny:
         init = work / "init"
-        if not (init / "config.json").is_file():
+        if dist.is_main() and not (init / "config.json").is_file():
             tcfg = from_dict(tiny.TinyConfig, cfg.model, "model")
             tiny.build(init, corpus_texts(b), tcfg, seed=cfg.train.seed)
+        dist.barrier()
         model_path = init
     else:
         model_path = Path(model)
@@ -177,6 +180,10 @@ def _train(b, bench, out, work, model, exclude, cfg, dtype, device, allow_pickle
         "device": dev,
         "smfa_version": __version__,
     }
+    dist.barrier()
+    if not dist.is_main():
+        dist.barrier()  # until the main process has written out
+        return out
     with staged_dir(out, "train", overwrite=True, inputs=[bench]) as tmp:  # checked at start
         net.save_pretrained(tmp, safe_serialization=True)
         processor.save_pretrained(tmp)
@@ -192,4 +199,5 @@ def _train(b, bench, out, work, model, exclude, cfg, dtype, device, allow_pickle
         shutil.copy(work / "train_log.jsonl", tmp / "train_log.jsonl")
     shutil.rmtree(work, ignore_errors=True)
     say(f"[train] wrote {out}")
+    dist.barrier()
     return out

@@ -15,7 +15,7 @@ import shutil
 import typing
 from pathlib import Path
 
-from smfa import __version__
+from smfa import __version__, dist
 from smfa.config import Real, TrainConfig, from_dict, to_dict
 from smfa.errors import SmfaError
 from smfa.io import (
@@ -118,7 +118,8 @@ def reusable_adapters(method: str, m, adapters_from: str) -> dict[str, Path]:
         raise SmfaError(f"--adapters_from {src}: method '{method}' cannot reuse trained adapters")
     found = {tag: src / "adapters" / tag for tag in need}
     for tag, folder in found.items():
-        if not (folder / "adapter_config.json").is_file():
+        dense = (folder / "delta.safetensors").is_file()  # full fine-tuning (smfa)
+        if not (folder / "adapter_config.json").is_file() and not dense:
             raise SmfaError(
                 f"{folder}: adapter '{tag}' not found (method '{method}' reuses {', '.join(need)})"
             )
@@ -183,7 +184,7 @@ def unlearn(
     check_no_pickle(orig, allow_pickle)
     inputs = [original, bench, adapters_from, method_config]
     out = check_output(Path(out), "unlearn", overwrite, inputs)
-    with output_lock(out):
+    with dist.main_only(output_lock(out)):  # accelerate launch: the main process writes
         train = {"full_finetune": full_finetune, "max_steps": max_steps, "seed": seed}
         s = resolve_settings(method, is_tiny(orig), method_config, options, train, retain_few)
         m = METHODS.get(method)(s.options)
@@ -206,7 +207,7 @@ def unlearn(
         )
         say(f"[unlearn] {method} on {forget} ({'full' if s.train.full_finetune else 'LoRA'})")
         try:
-            result = m.from_adapters(reuse) if reuse is not None else m.run(ctx)
+            result = m.from_trained(reuse, ctx) if reuse is not None else m.run(ctx)
         except ValueError as e:
             raise SmfaError(f"{method}: {e}") from None
         check_delta_matches(result.delta, orig, source=f"{method} ({adapters_from or 'trained'})")
@@ -222,6 +223,10 @@ def unlearn(
             "adapters_from": str(Path(adapters_from).resolve()) if adapters_from else None,
             "smfa_version": __version__,
         }
+        dist.barrier()
+        if not dist.is_main():
+            dist.barrier()  # until the main process has written out
+            return out
         with staged_dir(out, "unlearn", overwrite, inputs) as tmp:
             write_delta(tmp, result.delta, method)
             for tag, adir in result.adapters.items():
@@ -238,6 +243,7 @@ def unlearn(
                 write_merged(orig, result.delta, tmp / "merged", dtype)
         shutil.rmtree(work, ignore_errors=True)
         say(f"[unlearn] wrote {out}")
+        dist.barrier()
         return out
 
 
