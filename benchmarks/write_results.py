@@ -80,7 +80,8 @@ def _numeric(cell) -> bool:
 
 def table_markdown(table: dict) -> str:
     """A GitHub-flavoured Markdown table (numeric columns right-aligned) with its caption."""
-    headers, rows = table["headers"], table["rows"]
+    # "columns" is accepted for "headers" (the name some summaries use).
+    headers, rows = table.get("headers", table.get("columns")), table["rows"]
     for i, row in enumerate(rows):
         if len(row) != len(headers):
             raise ValueError(f"row {i} has {len(row)} cells for {len(headers)} headers")
@@ -155,7 +156,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--check", action="store_true", help="only check docs/results.md is current")
     args = ap.parse_args()
-    stale = [p for p, text in outputs().items() if p.read_text() != text]
+    stale = [p for p, text in outputs().items() if not p.is_file() or p.read_text() != text]
     if args.check:
         for p in stale:
             print(f"{p} is stale: run python benchmarks/write_results.py", file=sys.stderr)
