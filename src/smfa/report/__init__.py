@@ -16,9 +16,10 @@ from smfa.report.sections import (
     sweep_section,
     tradeoff_section,
 )
+from smfa.report.sequential import sequential_section
 from smfa.report.tables import ablation_section, main_section
 
-PLOTS = ("k_sweep.png", "tradeoff.png", "mask_stats.png")
+PLOTS = ("k_sweep.png", "tradeoff.png", "mask_stats.png", "sequential.png")
 
 
 def build(run: Run) -> list[Block]:
@@ -32,6 +33,7 @@ def build(run: Run) -> list[Block]:
         *sweep_section(run),
         *tradeoff_section(run),
         *mask_section(run),
+        *sequential_section(run),
         *samples_section(run),
     ]
 
