@@ -316,9 +316,10 @@ def test_attacks_stage_runs_cached_and_reaches_the_report(smoke_run, tmp_path):
     assert files == {"retain_only.json", "original.json", "idk.json", "smfa.json"}
     res = json.loads((run_dir / "attacks" / "smfa.json").read_text())
     assert res["attacks"] == attacks["attacks"] and res["questions"] == 6
-    assert res["results"]["control"] == json.loads(
-        (run_dir / "attacks" / "retain_only.json").read_text()
-    )["results"]["model"]
+    assert (
+        res["results"]["control"]
+        == json.loads((run_dir / "attacks" / "retain_only.json").read_text())["results"]["model"]
+    )
     stages = json.loads((run_dir / "manifest.json").read_text())["stages"]
     assert {"attack retain_only", "attack original", "attack idk", "attack smfa"} <= set(stages)
     md = (run_dir / "report.md").read_text()
