@@ -324,6 +324,7 @@ def test_attacks_stage_runs_cached_and_reaches_the_report(smoke_run, tmp_path):
     assert {"attack retain_only", "attack original", "attack idk", "attack smfa"} <= set(stages)
     md = (run_dir / "report.md").read_text()
     assert "## Robustness of forgetting" in md and "| *retain_only* |" in md
+    assert res["unattacked"]["control"]["n"] == 6
     assert md.index("| *retain_only* |", md.index("Robustness")) < md.index(
         "| smfa |", md.index("Robustness")
     )

@@ -76,17 +76,12 @@ def attack_table(run: Run) -> Table | None:
 
 
 def _leak_unattacked(entry: Entry) -> tuple[float | None, float | None]:
-    """The unattacked leak rate (%) of the first prompt-style attack that has one."""
-    names, _ = attack_names([entry])
-    for n in names:
-        m = _score(entry, n, "unattacked")
-        kind = {
-            ((d.get("results") or {}).get("model") or {}).get(n, {}).get("kind")
-            for d in entry.attacks.values()
-        }
-        if m[0] is not None and kind == {"inputs"} and n != "relearn":
-            return m
-    return None, None
+    """The leak rate (%) of the plain answers to the attacked questions, mean ± std."""
+    vals = []
+    for data in entry.attacks.values():
+        v = ((data.get("unattacked") or {}).get("model") or {}).get("leak_rate")
+        vals.append(None if v is None else 100.0 * v)
+    return mean_std(vals)
 
 
 def attack_plot(run: Run) -> bytes | None:
