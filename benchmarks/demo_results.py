@@ -1,7 +1,9 @@
 """The demo's result tables as a summary (docs/results/demo.json) for docs/results.md.
 
 Reads a finished run folder (``smfa demo`` → ``runs/demo``) the way the report does (the same
-table builders, so report and docs agree) and copies its plots to docs/img/.
+table builders, so report and docs agree) and copies its plots to docs/img/. Tables: main_<metric>,
+main_<metric>_by_domain (portrait / fundus), main_forgetting, the same for ablation_*, sweep and
+sweep_by_domain; values ``<label>.<score>.<key>`` and ``<label>.<domain>.<score>.<key>``.
 
     python benchmarks/demo_results.py --run runs/demo [--name demo]
 """
@@ -64,22 +66,37 @@ def main() -> None:
 
     from smfa.report import load_run
     from smfa.report.doc import Table
-    from smfa.report.tables import ablation_section, main_metrics, main_section, sweep_table
+    from smfa.report.tables import (
+        ablation_section,
+        main_metrics,
+        main_section,
+        run_domains,
+        sweep_domain_table,
+        sweep_table,
+    )
 
     run = load_run(args.run)
     tables: dict[str, dict] = {}
-    ids = [*main_metrics(run), "forgetting"]  # the order result_tables builds them in
+    domains = run_domains(run)
+    # the order result_tables builds them in: metrics, metrics by image domain, forgetting
+    by_domain = [f"{m}_by_domain" for m in main_metrics(run)] if domains else []
+    ids = [*main_metrics(run), *by_domain, "forgetting"]
     for prefix, blocks in (("main", main_section(run)), ("ablation", ablation_section(run))):
         for key, t in zip(ids, (b for b in blocks if isinstance(b, Table))):
             tables[f"{prefix}_{key}"] = as_json(t)
     if run.sweep:
         tables["sweep"] = as_json(sweep_table(run))
+        if domains:
+            tables["sweep_by_domain"] = as_json(sweep_domain_table(run))
     values = {}
     for e in run.models + run.sweep:
         s = e.summaries[0]
         for score in main_metrics(run):
             for key, v in ((s.get("main") or {}).get(score) or {}).items():
                 values[f"{e.label}.{score}.{key}"] = v
+            for dom, scores in (s.get("domains") or {}).items():
+                for key, v in (scores.get(score) or {}).items():
+                    values[f"{e.label}.{dom}.{score}.{key}"] = v
         values[f"{e.label}.forget_quality"] = s.get("forget_quality")
     times = run.manifest.get("times") or {}
     values["stage_seconds_total"] = round(sum(v for v in times.values() if v), 1)

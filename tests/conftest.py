@@ -42,3 +42,43 @@ def tiny_original(small_bench, tmp_path_factory):
     return train_original(
         str(small_bench), str(out), train_config=str(shipped_config("train", "smoke.yaml"))
     )
+
+
+@pytest.fixture(scope="session")
+def mllmu_run(tmp_path_factory):
+    """`smfa run` (smoke settings, method smfa, no sweep) on the hand-written MLLMU-Bench
+    fixture imported with `smfa bench import mllmu` (tests/test_bench_import.py)."""
+    import sys
+
+    import yaml
+
+    from smfa.bench.importers import import_mllmu
+    from smfa.paths import shipped_config
+    from smfa.pipeline import run
+
+    sys.path.insert(0, os.path.dirname(__file__))
+    from test_bench_import import write_mllmu
+
+    root = tmp_path_factory.mktemp("mllmu_run")
+    bench = import_mllmu(
+        str(write_mllmu(root / "MLLMU-Bench")),
+        str(root / "bench"),
+        image_size=32,
+        strangers=2,
+        quiet=True,
+    )
+    cfg = {
+        "name": "mllmu",
+        "bench_dir": str(bench),
+        "model": "tiny",
+        "train_config": str(shipped_config("train", "smoke.yaml")),
+        "unlearn_config": str(shipped_config("unlearn", "smoke.yaml")),
+        "forget": "forget10",
+        "methods": {"smfa": {"method": "smfa"}},
+        "eval": {"max_samples": 24, "batch_size": 64},
+        "parallel_train": False,
+    }
+    path = root / "run.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    run(str(path), out=str(root / "runs"))
+    return root / "runs" / "mllmu"

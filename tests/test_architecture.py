@@ -29,14 +29,19 @@ LAYERS = [
             "smfa.splits",
             "smfa.names",
             "smfa.layout",
+            "smfa.dist",
         },
     ),
     ("bench", "smfa.bench"),
     ("models", "smfa.models"),
-    ("math and data", {"smfa.data", "smfa.losses", "smfa.sculpt", "smfa.merging"}),
-    ("training", {"smfa.train"}),
+    (
+        "math and data",
+        {"smfa.data", "smfa.losses", "smfa.sculpt", "smfa.merging", "smfa.neurons", "smfa.tailor"},
+    ),
+    ("training", {"smfa.train", "smfa.memory"}),
     ("adapters", {"smfa.adapters"}),
     ("methods", "smfa.methods"),
+    ("ledger", "smfa.ledger"),
     ("evaluation", "smfa.eval"),
     ("report", "smfa.report"),
     ("stages", "smfa.stages"),
@@ -44,7 +49,16 @@ LAYERS = [
     ("command line", {"smfa.cli", "smfa.__main__"}),
 ]
 # The CLI stages in pipeline order: a stage never imports a later one.
-STAGE_ORDER = ["train_original", "unlearn", "sculpt", "evaluate", "attack", "report"]
+STAGE_ORDER = [
+    "train_original",
+    "unlearn",
+    "sculpt",
+    "ledger",
+    "evaluate",
+    "attack",
+    "report",
+    "export",
+]
 
 
 def module_name(path: Path) -> str:

@@ -205,6 +205,37 @@ def _user_notes(env: Env) -> Path:
     return d
 
 
+def _fiubench(env: Env, full: str | None = None, split: str | None = None) -> Path:
+    """The hand-written FIUBench fixture (tests/data/fiubench), optionally with a bad file."""
+    d = env.tmp / "fiubench"
+    shutil.copytree(Path(__file__).parent / "data" / "fiubench", d)
+    if full is not None:
+        (d / "full.json").write_text(full)
+    if split is not None:
+        (d / "split.json").write_text(split)
+    return d
+
+
+def _unlearned_without_model(env: Env) -> Path:
+    d = env.tmp / "method"
+    shutil.copytree(env.unlearned, d)
+    cfg = yaml.safe_load((d / "config.yaml").read_text())
+    cfg["original"] = str(env.tmp / "gone")
+    (d / "config.yaml").write_text(yaml.safe_dump(cfg))
+    return d
+
+
+def _changed_export(env: Env) -> Path:
+    from smfa.stages.export import export
+
+    out = export(str(env.unlearned), str(env.tmp / "exported"))
+    w = out / "adapter_model.safetensors"
+    data = bytearray(w.read_bytes())
+    data[-1] ^= 1
+    w.write_bytes(bytes(data))
+    return out
+
+
 def _full_disk(env: Env, monkeypatch) -> list:
     import smfa.stages.evaluate as ev
 
@@ -249,6 +280,28 @@ CASES = {
         e.tmp / "s.png",
     ],
     "bench_show_inside_bench": lambda e: ["bench", "show", e.bench, "--out", e.bench / "s.png"],
+    "bench_import_mllmu_not_a_layout": lambda e: ["bench", "import", "mllmu", e.tmp, e.tmp / "o"],
+    "bench_import_fiubench_bad_json": lambda e: [
+        "bench",
+        "import",
+        "fiubench",
+        _fiubench(e, full="[{"),
+        e.tmp / "o",
+    ],
+    "bench_import_fiubench_no_split": lambda e: [
+        "bench",
+        "import",
+        "fiubench",
+        _fiubench(e, split='{"forget1": [], "forget5": []}'),
+        e.tmp / "o",
+    ],
+    "bench_import_into_user_folder": lambda e: [
+        "bench",
+        "import",
+        "fiubench",
+        _fiubench(e),
+        _user_notes(e),
+    ],
     # train
     "train_missing_model": lambda e: ["train", e.bench, e.tmp / "o", "--model", e.tmp / "nope"],
     "train_pickle_model": lambda e: ["train", e.bench, e.tmp / "o", "--model", _pickle_model(e)],
@@ -276,6 +329,13 @@ CASES = {
         e.tmp / "o",
         "--train_config",
         e.yaml("t.yaml", {"train": {"epoch": 2}}),
+    ],
+    "train_bad_dtype_in_config": lambda e: [
+        "train",
+        e.bench,
+        e.tmp / "o",
+        "--train_config",
+        e.yaml("t.yaml", {"dtype": "bf16"}),
     ],
     "train_config_is_a_list": lambda e: [
         "train",
@@ -352,6 +412,16 @@ CASES = {
         "--adapters_from",
         _other_model_adapter(e),
     ],
+    "unlearn_manu_bad_ratio": lambda e: [
+        *("unlearn", "manu", e.model, e.bench, e.tmp / "o", "--ratio", "0"),
+    ],
+    "unlearn_tailor_bad_density": lambda e: [
+        *("unlearn", "model_tailor", e.model, e.bench, e.tmp / "o", "--density", "1.5"),
+    ],
+    "unlearn_tailor_no_mfa": lambda e: [
+        *("unlearn", "model_tailor", e.model, e.bench, e.tmp / "o"),
+        *("--adapters_from", e.file("src/adapters/anchor/notes.txt", "x").parents[2]),
+    ],
     "unlearn_cannot_reuse": lambda e: [
         "unlearn",
         "ga",
@@ -378,6 +448,15 @@ CASES = {
         e.tmp / "o",
         "--method_config",
         e.yaml("m.yaml", {"options": {"k": -2}}),
+    ],
+    "unlearn_bad_dtype_in_config": lambda e: [
+        "unlearn",
+        "smfa",
+        e.model,
+        e.bench,
+        e.tmp / "o",
+        "--method_config",
+        e.yaml("m.yaml", {"dtype": "bf16"}),
     ],
     "unlearn_retain_few_too_large": lambda e: [
         "unlearn",
@@ -412,6 +491,14 @@ CASES = {
         e.tmp / "o",
         "--criteria",
         "cx",
+    ],
+    "sculpt_bad_dtype": lambda e: [
+        "sculpt",
+        e.unlearned / "adapters" / "mfa",
+        e.unlearned / "adapters" / "anchor",
+        e.tmp / "o",
+        "--dtype",
+        "int8",
     ],
     "sculpt_nan_adapter": lambda e: [
         "sculpt",
@@ -601,6 +688,20 @@ CASES = {
     "report_missing_run": lambda e: ["report", e.tmp / "nope"],
     "report_no_eval": lambda e: ["report", _user_notes(e)],
     "report_over_user_file": _report_over_user_file,
+    "export_not_a_method": lambda e: ["export", _user_notes(e), e.tmp / "o"],
+    "export_both_modes": lambda e: [
+        "export",
+        e.unlearned,
+        e.tmp / "o",
+        "--merged",
+        "true",
+        "--adapter",
+        "true",
+    ],
+    "export_missing_original": lambda e: ["export", _unlearned_without_model(e), e.tmp / "o"],
+    "export_into_user_folder": lambda e: ["export", e.unlearned, _user_notes(e)],
+    "verify_no_certificate": lambda e: ["verify", _user_notes(e)],
+    "verify_changed_byte": lambda e: ["verify", _changed_export(e)],
 }
 
 

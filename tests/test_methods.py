@@ -179,3 +179,52 @@ def test_full_finetuning_gives_a_dense_delta(tiny_original, tmp_path, run_method
     assert any("vision_tower" in k for k in delta)  # not only the LoRA targets
     assert all(delta[k].shape == params[k].shape for k in delta)
     assert not (out / "adapters").exists()
+
+
+def test_smfa_full_finetune_sculpts_the_dense_deltas(tiny_original, tmp_path, run_method):
+    """``smfa --full_finetune``: MFA and RA are full fine-tunes, saved as dense ΔW; the result
+    equals the mask reference M = C & R computed by hand on those same dense deltas."""
+    from smfa.io import load_safetensors
+    from smfa.sculpt import EPS
+
+    k = 1.0
+    out = run_method("smfa", str(tmp_path / "full"), {"k": k}, full_finetune=True, max_steps=2)
+    got = load_safetensors(out / "delta.safetensors")
+    df = load_safetensors(out / "adapters" / "mfa" / "delta.safetensors")
+    da = load_safetensors(out / "adapters" / "anchor" / "delta.safetensors")
+    assert set(got) == set(df) and any("vision_tower" in key for key in df)  # all weights
+    deleted = 0
+    for key, f in df.items():
+        a = da.get(key, torch.zeros_like(f))
+        r = f.norm() / (a.norm() + EPS)
+        m = (a * f < 0) & (k * r * a.abs() < f.abs())
+        assert torch.allclose(got[key], f * (~m), rtol=0, atol=0), key
+        deleted += int(m.sum())
+    assert deleted > 0  # the anchor sculpted something
+    # Re-sculpting the saved dense deltas (no training) gives the same delta.
+    again = run_method("smfa", str(tmp_path / "again"), {"k": k}, adapters_from=str(out))
+    assert all(
+        torch.equal(v, got[key]) for key, v in load_safetensors(again / "delta.safetensors").items()
+    )
+
+
+def test_model_tailor_keeps_a_sparse_patch_of_the_reused_mfa(tmp_path, run_method):
+    """model_tailor reuses the MFA (no retraining) and keeps at most ``density`` of it."""
+    from smfa.adapters import adapter_deltas
+    from smfa.io import load_safetensors
+
+    src = run_method("model_tailor", str(tmp_path / "mt"), {"density": 0.2})
+    again = run_method(
+        "model_tailor", str(tmp_path / "re"), {"density": 0.2}, adapters_from=str(src)
+    )
+    a, b = (
+        load_safetensors(src / "delta.safetensors"),
+        load_safetensors(again / "delta.safetensors"),
+    )
+    raw = adapter_deltas(src / "adapters" / "mfa")
+    assert set(a) == set(raw) == set(b)
+    for key in a:
+        assert torch.allclose(a[key], b[key], atol=1e-6)
+        kept = a[key] != 0
+        assert 0 < int(kept.sum()) <= round(0.2 * kept.numel())
+        assert not torch.equal(a[key][kept], raw[key][kept])  # compensated, not a plain mask

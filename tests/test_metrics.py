@@ -182,6 +182,35 @@ def test_summarize_by_hand():
     assert s["splits"] == {"forget": "forget10", "retain": "retain", "scenes": "scenes_eval"}
 
 
+def test_summarize_splits_forget_and_retain_by_image_domain():
+    def rec(split, qtype, fact, domain):
+        return {**_rec(split, qtype, fact / 10, fact), "domain": domain}
+
+    records = [
+        rec("forget10", "image_memory", 2, "faces"),
+        rec("forget10", "image_memory", 4, "faces"),
+        rec("forget10", "text_memory", 6, "faces"),
+        rec("forget10", "image_memory", 8, "fundus"),
+        rec("forget10", "understanding", 9, "fundus"),
+        rec("retain", "image_memory", 10, "faces"),
+        rec("retain", "understanding", 7, "faces"),
+        rec("retain", "text_memory", 5, "fundus"),
+        rec("scenes_eval", "scene", 1, "scenes"),
+        rec("holdout", "image_memory", 3, "faces"),
+    ]
+    d = summarize(records)["domains"]
+    assert set(d) == {"faces", "fundus"}  # scenes and other splits are not split by domain
+    faces, fundus = d["faces"]["fact"], d["fundus"]["fact"]
+    # faces: forget mem = mean(mean(2, 4), 6) = 4.5; retain mem 10; overall 10 - 4.5
+    assert faces["forget_mem"] == pytest.approx(4.5) and faces["retain_mem"] == 10
+    assert faces["overall_mem"] == pytest.approx(5.5) and faces["forget_und"] is None
+    assert faces["retain_und"] == 7 and (faces["n_forget"], faces["n_retain"]) == (3, 2)
+    assert fundus["forget_mem"] == 8 and fundus["forget_und"] == 9
+    assert fundus["retain_mem"] == 5 and fundus["overall_mem"] == pytest.approx(-3.0)
+    assert d["faces"]["rouge"]["forget_mem"] == pytest.approx(0.45)
+    assert summarize([_rec("retain", "understanding", 0.5, 5)])["domains"] == {}
+
+
 def test_summarize_missing_parts_are_none():
     s = summarize([_rec("retain", "understanding", 0.5, 5, 10)])
     m = s["main"]["rouge"]

@@ -1,14 +1,15 @@
-"""Prompt/label formatting and generation on tiny random models of three families.
+"""Prompt/label formatting and generation on tiny random models of seven families.
 
-LLaVA (the tiny default), Qwen2-VL and Gemma-3 are built from configs, saved with
-``save_pretrained`` and loaded back through ``smfa.models.load``.
+LLaVA (the tiny default), LLaVA-1.5, LLaVA-OneVision, Qwen2-VL, Qwen2.5-VL, Idefics3 and
+Gemma-3 are built from configs, saved with ``save_pretrained`` and loaded back through
+``smfa.models.load``.
 """
 
 import pytest
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from tiny_families import WORDS, build_gemma3, build_qwen2_vl
+from tiny_families import FAMILIES, WORDS, build_qwen2_vl
 
 from smfa.errors import SmfaError
 from smfa.losses import nll_loss, sequence_logprob_sum
@@ -38,7 +39,7 @@ ITEMS = [
 BUILDERS = {
     "llava": lambda out: tiny.build(out, [" ".join(WORDS)], seed=0),
     "qwen2_vl": build_qwen2_vl,
-    "gemma3": build_gemma3,
+    **FAMILIES,
 }
 
 
@@ -181,3 +182,56 @@ def test_split_by_image_and_empty_batches():
     assert split_by_image(ITEMS) == ([0, 2], [1, 3])
     with pytest.raises(SmfaError, match="empty"):
         train_batch(None, [])
+
+
+def test_processor_without_video_keeps_its_settings(tmp_path):
+    """LLaVA-OneVision's processor settings survive save + load without torchvision (they were
+    dropped: transformers reads them from __init__'s signature and code)."""
+    from tiny_families import build_llava_onevision
+
+    from smfa.models.load import load_processor
+
+    path = build_llava_onevision(tmp_path / "ov")
+    processor = load_processor(path)
+    assert type(processor).__name__ == "LlavaOnevisionProcessor"
+    assert processor.video_processor is None if hasattr(processor, "video_processor") else True
+    assert (processor.num_image_tokens, processor.vision_feature_select_strategy) == (4, "full")
+    assert processor.vision_aspect_ratio == "anyres_max_9"
+
+
+def test_eos_appended_when_the_template_closes_answers_with_plain_text(tmp_path):
+    """LLaVA-1.5's template ends the answer with a space, no end-of-turn token: the formatter
+    appends eos so that the model learns to stop; templates ending in a special token keep it."""
+    from tiny_families import build_gemma3, build_llava15
+
+    from smfa.models.format import render
+
+    llava = load(str(build_llava15(tmp_path / "l")))[1]
+    assert render(llava, "who ?", False, "Alice .") == "USER: who ? ASSISTANT: Alice .</s>"
+    assert render(llava, "who ?", False) == "USER: who ? ASSISTANT:"
+    gemma = load(str(build_gemma3(tmp_path / "g")))[1]
+    assert render(gemma, "who ?", False, "Alice .").endswith("Alice .<end_of_turn>")
+
+
+def test_prompt_is_a_prefix_when_the_template_writes_the_answer_header_otherwise(tmp_path):
+    """LLaVA-OneVision's template renders "<|im_start|>assistant \\n" before an answer but
+    "<|im_start|>assistant\\n" as the generation prompt: with its byte-level BPE the prompt's
+    tokens were not a prefix (SmfaError); training now uses the generation prompt."""
+    from tiny_families import build_llava_onevision
+
+    from smfa.models.format import render
+
+    processor = load_processor_of(build_llava_onevision(tmp_path / "ov"))
+    full = render(processor, "who ?", True, "Alice .")
+    prompt = render(processor, "who ?", True)
+    assert prompt.endswith("<|im_start|>assistant\n")
+    assert full == prompt + "Alice .<|im_end|>"
+    enc = encode(processor, RED, "who ?", "Alice .")
+    trained = enc["labels"][0][enc["labels"][0] != IGNORE_INDEX]
+    assert processor.tokenizer.decode(trained) == "Alice .<|im_end|>"
+
+
+def load_processor_of(path):
+    from smfa.models.load import load_processor
+
+    return load_processor(path)

@@ -12,7 +12,10 @@ import yaml
 
 from smfa.paths import shipped_config
 
-LABELS = ["idk", "ga", "gd", "kl", "npo", "task_arithmetic", "ties", "smfa", "smfa_c", "smfa_r"]
+LABELS = [
+    *("idk", "ga", "gd", "kl", "npo", "task_arithmetic", "ties", "manu", "model_tailor"),
+    *("smfa", "smfa_c", "smfa_r"),
+]
 
 
 @pytest.fixture(scope="module")

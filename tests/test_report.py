@@ -104,6 +104,18 @@ def eval_json(label: str, fact_forget_mem: float, fq: float | None = 0.25) -> di
             "fact": main_block(fact_forget_mem, 1.0),
         },
         "splits": {"forget": FORGET, "retain": "retain", "scenes": "scenes_eval"},
+        "domains": {
+            dom: {
+                score: {
+                    "forget_und": scale * (6.0 - i),
+                    "forget_mem": scale * (fact_forget_mem + i),
+                    "retain_und": scale * (6.5 - i),
+                    "retain_mem": scale * (7.0 + i),
+                }
+                for score, scale in (("rouge", 0.1), ("fact", 1.0))
+            }
+            for i, dom in enumerate(("fundus", "faces")[::-1])
+        },
     }
     return {"summary": summary, "records": records(label), "forget": FORGET}
 
@@ -196,6 +208,15 @@ def test_single_seed_report(tmp_path):
     assert fact[1:5] == ["5.00", "1.25", "6.00", "7.25"]
     assert fact[5] == "7.50"  # overall memory is shown as the summary gives it
     assert table_row(md, "ROUGE-L F-measure (×100; Meaningful 0–10)", "smfa")[2] == "12.50"
+    # Per image domain: portrait (faces) first, then fundus; ROUGE ×100 there too.
+    by_domain = table_row(md, "Fact Score (0–10), by image domain", "smfa")
+    assert by_domain[1:] == ["6.00", "1.25", "6.50", "7.00", "5.00", "2.25", "5.50", "8.00"]
+    assert "Forget I-Mem (portrait) ↓" in md and "Retain I-Mem (fundus) ↑" in md
+    rouge_dom = "ROUGE-L F-measure (×100; Meaningful 0–10), by image domain"
+    assert table_row(md, rouge_dom, "smfa")[2] == "12.50"
+    assert table_row(md, "k sweep, Fact Score (0–10), by image domain", "smfa k=5")[2] == "1.50"
+    ablation_dom = md.split("## Ablation", 1)[1].split("## ", 1)[0]
+    assert "by image domain" in ablation_dom
     checks = table_row(md, "Forgetting checks", "idk")
     assert checks[1:] == ["0.25", "75.00", "0.00"]
     assert table_row(md, "Forgetting checks", "ga")[1] == "–"

@@ -235,7 +235,10 @@ def test_fake_adapter_deltas_and_streaming(tmp_path):
     whole = list(sculpt_deltas(d, adapter_deltas(tmp_path / "ra"), 1.0))
     assert [k for k, _, _ in streamed] == [k for k, _, _ in whole]
     for (_, x, sx), (_, y, sy) in zip(streamed, whole, strict=True):
-        assert torch.equal(x, y) and sx == sy
+        # the same values; stats from the factors' Gram norms agree to float32 round-off
+        assert torch.equal(x, y) and sx["criteria"] == sy["criteria"]
+        num = [key for key in sy if key != "criteria"]
+        assert [sx[key] for key in num] == pytest.approx([sy[key] for key in num], rel=1e-6)
 
 
 def test_mismatched_adapters_raise(tmp_path):
@@ -249,7 +252,7 @@ def test_mismatched_adapters_raise(tmp_path):
         next(sculpt_adapters(tmp_path / "ra_missing", tmp_path / "mfa", 1.0))
     with pytest.raises(SmfaError, match=r"ra_shape.*m\.v_proj\.weight.*shape"):
         next(sculpt_adapters(tmp_path / "mfa", tmp_path / "ra_shape", 1.0))
-    with pytest.raises(ValueError, match="k"):
+    with pytest.raises(SmfaError, match="k must be >= 0"):
         next(sculpt_adapters(tmp_path / "mfa", tmp_path / "mfa", -1.0))
 
 

@@ -19,7 +19,19 @@ import torch
 from smfa.errors import SmfaError
 from smfa.io import read_json, save_safetensors, staged_dir
 from smfa.names import PEFT_PREFIX, base_key, module_type  # noqa: F401  (module_type: API)
-from smfa.sculpt import EPS, combine_deltas, lora_delta, merge, sculpt, svd_refactor
+from smfa.sculpt import (
+    EPS,
+    LowRank,
+    check_criteria,
+    check_k,
+    combine_deltas,
+    lora_delta,
+    lowrank,
+    merge,
+    sculpt,
+    sculpt_streamed,
+    svd_refactor,
+)
 
 ADAPTER_CONFIG = "adapter_config.json"
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
@@ -143,6 +155,11 @@ def adapter_deltas(adapter_dir: str | os.PathLike) -> dict[str, torch.Tensor]:
     return dict(iter_adapter_deltas(adapter_dir))
 
 
+def lazy_adapter_deltas(adapter_dir: str | os.PathLike) -> Mapping[str, torch.Tensor]:
+    """``{base_key: ΔW}`` of a saved adapter, each layer read and formed when looked up."""
+    return _LazyDeltas(Path(adapter_dir))
+
+
 def _pair_error(where_: str, base: str, detail: str) -> SmfaError:
     return SmfaError(
         f"{where_}: layer '{base}': {detail}; MFA and anchor must cover the same layers"
@@ -163,6 +180,7 @@ def sculpt_deltas(
     present in only one of them, or with different shapes, raise :class:`SmfaError` naming
     ``names`` (the files) and the layer.
     """
+    k, criteria = check_k(k), check_criteria(criteria)  # argument errors, not layer errors
     items = deltas_f.items() if isinstance(deltas_f, Mapping) else deltas_f
     seen = set()
     for base, df in items:
@@ -217,27 +235,136 @@ def sculpt_adapters(
     """Stream SMFA over two saved peft adapters: yields ``(base_key, ΔW'_f, stats)``.
 
     Layer pairing is checked before any tensor is read, so a mismatch raises
-    :class:`SmfaError` (naming the adapter file and the layer) before the first yield.
-    Peak extra memory is about two layers' ΔW.
+    :class:`SmfaError` (naming the adapter file and the layer) before the first yield. Each
+    layer is sculpted from its factors in row chunks (:func:`smfa.sculpt.sculpt_streamed`);
+    the only layer-sized tensor is the yielded float32 ΔW'_f.
     """
-    mfa = _LazyDeltas(Path(mfa_dir))
-    anchor = _LazyDeltas(Path(anchor_dir))
-    names = (str(mfa.path), str(anchor.path))
-    shapes_f = _layer_shapes(mfa)
-    shapes_a = _layer_shapes(anchor)
-    for base, shape in shapes_f.items():
-        if base not in shapes_a:
-            raise _pair_error(names[1], base, f"missing (present in {names[0]})")
-        if shapes_a[base] != shape:
-            raise _pair_error(names[1], base, f"shape {shapes_a[base]} != {shape} in {names[0]}")
-    for base in shapes_a:
-        if base not in shapes_f:
-            raise _pair_error(names[0], base, f"missing (present in {names[1]})")
-    stream = ((base, mfa[base]) for base in mfa)
-    yield from sculpt_deltas(stream, anchor, k, criteria, eps, names)
+    plan = SavedSculpt([Path(mfa_dir)], Path(anchor_dir), k, criteria, eps=eps)
+    for base in plan.keys():
+        yield base, plan.dense(base), plan.stats[base]
 
 
-def _layer_shapes(lazy: _LazyDeltas) -> dict[str, tuple[int, int]]:
+class _LazyFactors(Mapping):
+    """Read-on-demand ``{base_key: LowRank}`` view of an adapter folder (factors only)."""
+
+    def __init__(self, adapter_dir: Path):
+        self.dir = Path(adapter_dir)
+        self.layers = adapter_layers(self.dir)
+        self.path = _weights_path(self.dir)
+
+    def __getitem__(self, base: str) -> LowRank:
+        from safetensors import safe_open
+
+        e = self.layers[base]
+        with safe_open(str(self.path), framework="pt") as f:
+            A, B = f.get_tensor(e["a"]), f.get_tensor(e["b"])
+        if B.shape[1] != A.shape[0]:
+            raise SmfaError(
+                f"{self.path}: layer '{base}': lora_A {tuple(A.shape)} and lora_B "
+                f"{tuple(B.shape)} do not multiply"
+            )
+        return lowrank(A, B, e["scaling"], e["fan_in_fan_out"])
+
+    def dtype(self, base: str) -> torch.dtype:
+        """The stored dtype of the layer's ``lora_B`` (the adapter's dtype)."""
+        from safetensors import safe_open
+
+        with safe_open(str(self.path), framework="pt") as f:
+            return getattr(torch, _ST_TORCH[f.get_slice(self.layers[base]["b"]).get_dtype()])
+
+    def __iter__(self):
+        return iter(self.layers)
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+
+_ST_TORCH = {"F32": "float32", "F16": "float16", "BF16": "bfloat16", "F64": "float64"}
+
+
+class SavedSculpt:
+    """SMFA over saved MFA adapter(s) and a saved RA, one layer at a time from the factors.
+
+    Pairing (same layers, same shapes) is checked on construction, before a tensor is read.
+    :meth:`run` streams one layer's ΔW'_f to a sink in row chunks; :meth:`dense` returns it
+    whole (float32). Several MFAs (``mfa_views="separate"``) are sculpted separately and
+    combined chunk by chunk (``combine``); statistics, in :attr:`stats` after a layer ran,
+    are keyed ``<base_key>`` (one MFA) or ``<base_key>@view<i>``.
+    """
+
+    def __init__(
+        self,
+        mfa_dirs: list[Path],
+        anchor_dir: Path,
+        k: float,
+        criteria: str = "cr",
+        combine: str = "mean",
+        eps: float = EPS,
+        chunk_rows: int | None = None,
+    ):
+        self.mfas = [_LazyFactors(Path(d)) for d in mfa_dirs]
+        self.anchor = _LazyFactors(Path(anchor_dir))
+        self.k, self.criteria, self.combine, self.eps = k, criteria, combine, eps
+        self.chunk_rows = chunk_rows
+        shapes_a = _layer_shapes(self.anchor)
+        names_a = str(self.anchor.path)
+        self.shapes = _layer_shapes(self.mfas[0])
+        for mfa in self.mfas:
+            shapes_f, names_f = _layer_shapes(mfa), str(mfa.path)
+            for base, shape in shapes_f.items():
+                if base not in shapes_a:
+                    raise _pair_error(names_a, base, f"missing (present in {names_f})")
+                if shapes_a[base] != shape:
+                    raise _pair_error(
+                        names_a, base, f"shape {shapes_a[base]} != {shape} in {names_f}"
+                    )
+            for base in shapes_a:
+                if base not in shapes_f:
+                    raise _pair_error(names_f, base, f"missing (present in {names_a})")
+        self.stats: dict[str, dict] = {}
+
+    def keys(self) -> list[str]:
+        """Base weight keys, in the (first) MFA's file order."""
+        return list(self.shapes)
+
+    def dtype(self, base: str) -> torch.dtype:
+        """The MFA adapter's dtype for this layer."""
+        return self.mfas[0].dtype(base)
+
+    def run(self, base: str, sink) -> None:
+        """Sculpt layer ``base``: ``sink(row, chunk)`` gets ΔW'_f in float32 row chunks."""
+        factors = [mfa[base] for mfa in self.mfas]
+        try:
+            stats = sculpt_streamed(
+                factors,
+                self.anchor[base],
+                self.k,
+                self.criteria,
+                sink,
+                self.eps,
+                self.chunk_rows,
+                self.combine,
+            )
+        except ValueError as e:
+            names = f"{self.mfas[0].path} / {self.anchor.path}"
+            raise SmfaError(f"{names}: layer '{base}': {e}") from None
+        if len(stats) == 1:
+            self.stats[base] = stats[0]
+        else:
+            self.stats.update({f"{base}@view{i}": st for i, st in enumerate(stats)})
+
+    def dense(self, base: str) -> torch.Tensor:
+        """Layer ``base``'s whole ΔW'_f (float32, base weight layout)."""
+        out = torch.empty(self.shapes[base], dtype=torch.float32)
+
+        def sink(i, chunk):
+            out[i : i + chunk.shape[0]] = chunk
+
+        self.run(base, sink)
+        return out
+
+
+def _layer_shapes(lazy) -> dict[str, tuple[int, int]]:
     from safetensors import safe_open
 
     out = {}
@@ -327,6 +454,22 @@ def check_delta_shapes(
             raise SmfaError(f"{source}: layer '{base}': the update has non-finite entries")
 
 
+def check_shapes_match(
+    shapes: Mapping[str, tuple], layers: Mapping[str, tuple], source: str
+) -> None:
+    """Every ``{base_key: shape}`` of ``layers`` names a weight of ``shapes`` of that shape."""
+    for base, shape in layers.items():
+        if base not in shapes:
+            raise SmfaError(
+                f"{source}: adapter does not match the model: layer '{base}' not in the model"
+            )
+        if tuple(shapes[base]) != tuple(shape):
+            raise SmfaError(
+                f"{source}: adapter does not match the model: layer '{base}' shape "
+                f"{tuple(shape)} vs model {tuple(shapes[base])}"
+            )
+
+
 def model_shapes(model_dir: str | os.PathLike) -> dict[str, tuple]:
     """Parameter shapes of a saved model, built on the meta device (no weights read)."""
     from transformers import AutoConfig, AutoModelForImageTextToText
@@ -371,6 +514,49 @@ def mask_stats_file(folder: Path, stats: Mapping[str, dict]) -> Path:
     return path
 
 
+def is_dense(folder: str | os.PathLike) -> bool:
+    """Whether ``folder`` holds a dense full-fine-tuning delta (``delta.safetensors``, no
+    peft adapter): how SMFA saves its MFA and RA when ``full_finetune`` is on."""
+    f = Path(folder)
+    return (f / DELTA_FILE).is_file() and not (f / ADAPTER_CONFIG).is_file()
+
+
+def dense_pairs(
+    deltas_f: Mapping[str, torch.Tensor], deltas_a: Mapping[str, torch.Tensor]
+) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """Full fine-tuning deltas paired on the MFA's keys: a weight the RA run left unchanged
+    has ΔW_a = 0 there; weights only the RA changed are dropped (ΔW_f = 0 sculpts to 0)."""
+    da = {k: deltas_a[k] if k in deltas_a else torch.zeros_like(v) for k, v in deltas_f.items()}
+    return dict(deltas_f), da
+
+
+def sculpt_dense(
+    mfas: list[Mapping[str, torch.Tensor]],
+    anchor: Mapping[str, torch.Tensor],
+    k: float,
+    criteria: str = "cr",
+    combine: str = "mean",
+) -> tuple[dict[str, torch.Tensor], dict[str, dict]]:
+    """SMFA on dense deltas ``W_after − W_o`` (full fine-tuning): the same per-layer math as
+    :func:`sculpt_saved` (:func:`sculpt_deltas`), on the MFA's keys (:func:`dense_pairs`)."""
+    per_view, stats = [], {}
+    for i, mfa in enumerate(mfas):
+        df, da = dense_pairs(mfa, anchor)
+        view = {}
+        for key, delta, st in sculpt_deltas(df, da, k, criteria):
+            view[key] = delta
+            stats[key if len(mfas) == 1 else f"{key}@view{i}"] = st
+        per_view.append(view)
+    if len(per_view) == 1:
+        return per_view[0], stats
+    keys = dict.fromkeys(key for v in per_view for key in v)
+    out = {}
+    for key in keys:
+        like = next(v[key] for v in per_view if key in v)
+        out[key] = combine_deltas([v.get(key, torch.zeros_like(like)) for v in per_view], combine)
+    return out, stats
+
+
 def sculpt_saved(
     mfa_dirs: list[Path], anchor_dir: Path, k: float, criteria: str = "cr", combine: str = "mean"
 ) -> tuple[dict[str, torch.Tensor], dict[str, dict]]:
@@ -378,18 +564,40 @@ def sculpt_saved(
 
     Returns ``(ΔW'_f per base weight, per-layer mask statistics)``. Several MFA folders (one
     per view, ``mfa_views="separate"``) are sculpted separately and combined with ``combine``;
-    their statistics are keyed ``<base_key>@view<i>``.
+    their statistics are keyed ``<base_key>@view<i>``. Dense folders (:func:`is_dense`, full
+    fine-tuning) go through :func:`sculpt_dense`. Holds every layer's float32 ΔW'_f;
+    :class:`SavedSculpt` with :func:`write_sculpted_delta` / :func:`merge_sculpted` does not.
     """
-    per_view, stats = [], {}
-    for i, mfa in enumerate(mfa_dirs):
-        view = {}
-        for key, delta, st in sculpt_adapters(mfa, anchor_dir, k, criteria):
-            view[key] = delta
-            stats[key if len(mfa_dirs) == 1 else f"{key}@view{i}"] = st
-        per_view.append(view)
-    if len(per_view) == 1:
-        return per_view[0], stats
-    return {key: combine_deltas([v[key] for v in per_view], combine) for key in per_view[0]}, stats
+    if all(is_dense(d) for d in [*mfa_dirs, anchor_dir]):
+        from smfa.io import load_safetensors
+
+        mfas = [load_safetensors(Path(d) / DELTA_FILE) for d in mfa_dirs]
+        anchor = load_safetensors(Path(anchor_dir) / DELTA_FILE)
+        return sculpt_dense(mfas, anchor, k, criteria, combine)
+    plan = SavedSculpt([Path(m) for m in mfa_dirs], Path(anchor_dir), k, criteria, combine)
+    delta = {base: plan.dense(base) for base in plan.keys()}
+    return delta, plan.stats
+
+
+def write_sculpted_delta(
+    folder: Path, plan: SavedSculpt, dtype: torch.dtype | None = None, method: str = "smfa"
+) -> Path:
+    """``folder/delta.safetensors`` streamed chunk by chunk from ``plan`` (no layer held).
+
+    ``dtype``: the file's dtype; default each layer's adapter dtype (float32 math, cast at
+    the end, as for every merge).
+    """
+    from smfa.io import SafetensorsWriter, atomic_path
+
+    path = Path(folder) / DELTA_FILE
+    dtypes = {base: dtype or plan.dtype(base) for base in plan.keys()}
+    specs = {base: (dtypes[base], plan.shapes[base]) for base in plan.keys()}
+    with atomic_path(path) as tmp:
+        meta = {"format": "smfa-delta", "method": method}
+        with SafetensorsWriter(tmp, specs, metadata=meta) as w:
+            for base in plan.keys():
+                plan.run(base, lambda i, chunk, base=base: w.write(base, chunk))
+    return path
 
 
 def write_delta(folder: Path, delta: Mapping[str, torch.Tensor], method: str) -> Path:
@@ -407,6 +615,126 @@ def write_merged(original: Path, delta: Mapping[str, torch.Tensor], dest: Path, 
     apply_deltas(model, delta)
     model.save_pretrained(dest, safe_serialization=True)
     processor.save_pretrained(dest)
+
+
+def _weight_files(model_dir: Path) -> list[Path]:
+    """The safetensors weight files of a saved model (one file, or the shards of an index)."""
+    index = model_dir / "model.safetensors.index.json"
+    if index.is_file():
+        names = sorted(set(read_json(index).get("weight_map", {}).values()))
+        return [model_dir / n for n in names]
+    single = model_dir / "model.safetensors"
+    if single.is_file():
+        return [single]
+    raise SmfaError(f"{model_dir}: no model.safetensors (or index) to merge into")
+
+
+def merge_sculpted(
+    original: Path, plan: SavedSculpt, dest: Path, dtype: torch.dtype | None = None
+) -> None:
+    """``W = W_o + ΔW'_f`` written shard by shard to ``dest`` (a copy of ``original``).
+
+    Each weight file of ``original`` is loaded alone, every sculpted layer in it gets
+    ``W += ΔW'_f`` in place chunk by chunk (float32 math, cast back to W's dtype), and the
+    file is written to ``dest``; the other files (config, processor) are copied. ``dtype``:
+    the weights' dtype in ``dest`` (default: the base's, as stored). Peak memory: one shard.
+    A layer of ``plan`` found in no shard raises :class:`SmfaError` (nothing is written).
+    """
+    import shutil
+
+    from safetensors import safe_open
+
+    from smfa.io import load_safetensors
+
+    original, dest = Path(original), Path(dest)
+    files = _weight_files(original)
+    where: dict[str, Path] = {}
+    for path in files:
+        with safe_open(str(path), framework="pt") as f:
+            for key in f.keys():
+                where[key] = path
+    saved = _saved_keys(original)
+    stored = {base: saved.get(base, base) for base in plan.keys()}
+    missing = [base for base in plan.keys() if stored[base] not in where]
+    if missing:
+        raise SmfaError(
+            f"{original}: adapter does not match the model: layer '{missing[0]}' not in the "
+            "saved weights"
+        )
+    dest.mkdir(parents=True, exist_ok=True)
+    for item in original.iterdir():
+        if item.is_file() and item.suffix != ".safetensors":
+            shutil.copy2(item, dest / item.name)
+    if dtype is not None and (dest / "config.json").is_file():
+        _set_config_dtype(dest / "config.json", dtype)
+    for path in files:
+        with safe_open(str(path), framework="pt") as f:
+            metadata = f.metadata()
+        tensors = load_safetensors(path)
+        for base in plan.keys():
+            if where[stored[base]] != path:
+                continue
+            W = tensors[stored[base]]
+            if tuple(W.shape) != tuple(plan.shapes[base]):
+                raise SmfaError(
+                    f"{path}: adapter does not match the model: layer '{base}' shape "
+                    f"{tuple(plan.shapes[base])} vs model {tuple(W.shape)}"
+                )
+            plan.run(base, lambda i, chunk, W=W: _add_rows(W, i, chunk))
+        if dtype is not None:
+            tensors = {k: v.to(dtype) if v.is_floating_point() else v for k, v in tensors.items()}
+        save_safetensors(dest / path.name, tensors, metadata=metadata)
+        del tensors
+
+
+def _saved_keys(model_dir: Path) -> dict[str, str]:
+    """``{parameter name: key in the saved files}``: transformers renames some weights on save
+    (LLaVA's ``model.language_model.*`` is stored as ``language_model.model.*``); the renaming
+    is read from transformers itself on a meta-device model (no weights)."""
+    from transformers import AutoConfig, AutoModelForImageTextToText
+
+    try:
+        from transformers.core_model_loading import revert_weight_conversion
+    except ImportError:  # an older transformers: keys are saved as named
+        return {}
+    config = AutoConfig.from_pretrained(str(model_dir))
+    with torch.device("meta"):
+        model = AutoModelForImageTextToText.from_config(config)
+    state = model.state_dict()
+    by_id: dict[int, str | None] = {}
+    for name, t in state.items():  # tied weights share a tensor: no single name
+        by_id[id(t)] = None if id(t) in by_id else name
+    out = {}
+    for key, t in revert_weight_conversion(model, dict(state)).items():
+        name = by_id.get(id(t))
+        if name is not None:  # a pure renaming keeps the tensor object
+            out[name] = key
+    return out
+
+
+def _add_rows(W: torch.Tensor, start: int, chunk: torch.Tensor) -> None:
+    """``W[start:start+n] += chunk`` in float32, cast back to W's dtype (as :func:`merge`)."""
+    rows = W[start : start + chunk.shape[0]]
+    if W.dtype == torch.float32:
+        rows.add_(chunk)
+    else:
+        rows.copy_(rows.float().add_(chunk))
+
+
+def _set_config_dtype(path: Path, dtype: torch.dtype) -> None:
+    from smfa.io import write_json
+
+    cfg = read_json(path)
+    name = str(dtype).removeprefix("torch.")
+    for key in ("dtype", "torch_dtype"):
+        if key in cfg:
+            cfg[key] = name
+    for sub in cfg.values():
+        if isinstance(sub, dict):
+            for key in ("dtype", "torch_dtype"):
+                if key in sub:
+                    sub[key] = name
+    write_json(path, cfg)
 
 
 def apply_update(model: torch.nn.Module, update: str | os.PathLike, allow_pickle: bool = False):

@@ -13,16 +13,24 @@ import sys
 
 def _commands() -> dict:
     from smfa import bench
+    from smfa.bench.importers import IMPORTERS
     from smfa.pipeline import demo, run
+    from smfa.stages import ledger
     from smfa.stages.attack import attack
     from smfa.stages.evaluate import evaluate
+    from smfa.stages.export import export, verify
     from smfa.stages.report import report
     from smfa.stages.sculpt import sculpt
     from smfa.stages.train_original import train_original
     from smfa.stages.unlearn import method_commands
 
     return {
-        "bench": {"build": bench.build, "validate": bench.validate, "show": bench.show},
+        "bench": {
+            "build": bench.build,
+            "validate": bench.validate,
+            "show": bench.show,
+            "import": dict(IMPORTERS),
+        },
         "train": train_original,
         "unlearn": method_commands(),
         "sculpt": sculpt,
@@ -31,6 +39,15 @@ def _commands() -> dict:
         "run": run,
         "demo": demo,
         "report": report,
+        "export": export,
+        "verify": verify,
+        "ledger": {
+            "init": ledger.init,
+            "add": ledger.add,
+            "remove": ledger.remove,
+            "show": ledger.show,
+            "build": ledger.build,
+        },
     }
 
 
@@ -85,6 +102,21 @@ def parse_error(message: str, prog: str = "smfa") -> str:
     return text
 
 
+# Switches that may be given without a value (``--merged`` = ``--merged true``).
+BARE_FLAGS = ("--overwrite", "--merged", "--adapter")
+
+
+def bare_flags(argv: list[str]) -> list[str]:
+    """``--flag`` of :data:`BARE_FLAGS` followed by nothing or another flag gets ``true``."""
+    out = []
+    for i, a in enumerate(argv):
+        out.append(a)
+        nxt = argv[i + 1] if i + 1 < len(argv) else None
+        if a in BARE_FLAGS and (nxt is None or nxt.startswith("--")):
+            out.append("true")
+    return out
+
+
 def _register_types() -> None:
     from jsonargparse.typing import register_type
 
@@ -122,6 +154,7 @@ def main(argv: list[str] | None = None) -> None:
     if "--quiet" in argv:
         argv.remove("--quiet")
         set_quiet(True)
+    argv = bare_flags(argv)
     try:
         result = CLI(
             _commands(), args=argv, as_positional=True, prog="smfa", parser_class=_parser_class()

@@ -171,6 +171,87 @@ def save_safetensors(path: str | os.PathLike, tensors: dict, metadata: dict | No
         save_file(tensors, str(tmp), metadata=metadata)
 
 
+_ST_DTYPES = {
+    "float32": "F32",
+    "float16": "F16",
+    "bfloat16": "BF16",
+    "float64": "F64",
+    "int64": "I64",
+    "int32": "I32",
+    "bool": "BOOL",
+}
+
+
+class SafetensorsWriter:
+    """Write a ``.safetensors`` file tensor by tensor, rows at a time, without holding them.
+
+    ``specs`` is ``{name: (torch dtype, shape)}`` in file order; the header (format of the
+    safetensors spec: 8-byte little-endian length, JSON, padded to 8 bytes) is written first,
+    then :meth:`write` must be called with consecutive row blocks of each tensor in that
+    order. :meth:`close` checks that every byte was written. Use as a context manager inside
+    :func:`atomic_path` (the file is only complete on success).
+    """
+
+    def __init__(self, path: str | os.PathLike, specs: dict, metadata: dict | None = None):
+        import struct
+
+        import torch
+
+        header: dict[str, Any] = {}
+        if metadata:
+            header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
+        offset = 0
+        self._order = []
+        for name, (dtype, shape) in specs.items():
+            key = str(dtype).removeprefix("torch.")
+            if key not in _ST_DTYPES:
+                raise ValueError(f"SafetensorsWriter: dtype {dtype} not supported")
+            size = math.prod(shape) * torch.empty((), dtype=dtype).element_size()
+            header[name] = {
+                "dtype": _ST_DTYPES[key],
+                "shape": list(shape),
+                "data_offsets": [offset, offset + size],
+            }
+            self._order.append((name, dtype, size))
+            offset += size
+        raw = json.dumps(header, separators=(",", ":")).encode()
+        raw += b" " * (-len(raw) % 8)
+        self._file = open(path, "wb")  # noqa: SIM115 (closed in close())
+        self._file.write(struct.pack("<Q", len(raw)) + raw)
+        self._i, self._left = 0, self._order[0][2] if self._order else 0
+
+    def write(self, name: str, rows) -> None:
+        """Append the next rows (a tensor of the declared dtype's values) of tensor ``name``."""
+        import torch
+
+        while self._i < len(self._order) and self._left == 0:  # zero-size tensors
+            self._i += 1
+            self._left = self._order[self._i][2] if self._i < len(self._order) else 0
+        if self._i >= len(self._order) or self._order[self._i][0] != name:
+            raise ValueError(f"SafetensorsWriter: unexpected tensor {name!r}")
+        data = rows.detach().to(self._order[self._i][1]).contiguous().cpu().reshape(-1)
+        buf = data.view(torch.uint8).numpy()
+        if buf.nbytes > self._left:
+            raise ValueError(f"SafetensorsWriter: too many rows for {name!r}")
+        self._file.write(memoryview(buf))
+        self._left -= buf.nbytes
+
+    def close(self) -> None:
+        self._file.close()
+        rest = self._left + sum(size for _, _, size in self._order[self._i + 1 :])
+        if rest:
+            raise ValueError(f"SafetensorsWriter: {rest} bytes were never written")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, *_):
+        if exc_type is None:
+            self.close()
+        else:
+            self._file.close()
+
+
 def check_no_pickle(folder: str | os.PathLike, allow_pickle: bool = False) -> None:
     """Refuse a model/adapter folder that holds only pickle weights (unless allowed).
 

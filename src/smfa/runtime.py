@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import torch
@@ -12,7 +13,14 @@ DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch
 def resolve_device(device: str = "auto") -> str:
     """``auto`` → ``cuda`` when a GPU is visible, else ``cpu``."""
     if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
+        if not torch.cuda.is_available():
+            return "cpu"
+        local = os.environ.get("LOCAL_RANK")  # accelerate launch: one GPU per process
+        return (
+            f"cuda:{local}"
+            if local is not None and int(os.environ.get("WORLD_SIZE", "1")) > 1
+            else "cuda"
+        )
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError(f"device={device!r}: no CUDA device is visible")
     return device

@@ -237,7 +237,7 @@ def fit(
     ``work_dir/checkpoint`` every ``cfg.checkpoint_every`` steps and is removed at the end;
     the per-step log goes to ``work_dir/train_log.jsonl``.
     """
-    from accelerate import Accelerator
+    from accelerate import Accelerator, DistributedDataParallelKwargs
 
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -248,7 +248,10 @@ def fit(
         raise ValueError("fit: no training data")
     main = main if main in streams else next(iter(streams))
     total = total_steps(len(streams[main]), cfg)
-    acc = accelerator or Accelerator(cpu=not torch.cuda.is_available())
+    # find_unused_parameters: a process whose slice of the batch has no image leaves the
+    # vision tower without gradient (DDP then counts it as zero for that process)
+    ddp = DistributedDataParallelKwargs(find_unused_parameters=True)
+    acc = accelerator or Accelerator(cpu=not torch.cuda.is_available(), kwargs_handlers=[ddp])
     rank, world = acc.process_index, acc.num_processes
     torch.manual_seed(cfg.seed)
 
@@ -258,6 +261,9 @@ def fit(
     fp = fingerprint(streams, cfg, extra_fingerprint)
     ckpt = work_dir / "checkpoint"
     start = _load_checkpoint(ckpt, model, optimizer, fp) if ckpt.is_dir() else 0
+    ds = getattr(acc.state, "deepspeed_plugin", None)
+    if ds is not None:  # no DataLoader is prepared: DeepSpeed needs the per-process batch
+        ds.deepspeed_config["train_micro_batch_size_per_gpu"] = max(1, cfg.batch_size // world)
     model, optimizer = acc.prepare(model, optimizer)
     model.train()
 
@@ -289,9 +295,11 @@ def fit(
             acc.clip_grad_norm_(params, cfg.grad_clip)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
+        # several processes: the log shows the mean over their slices, not the main's alone
+        shown = acc.reduce(loss.detach(), reduction="mean") if world > 1 else loss.detach()
         entry = {
             "step": step + 1,
-            "loss": round(float(loss.detach()), 6),
+            "loss": round(float(shown), 6),
             "lr": lr_at(step, total, cfg),
             **logs,
         }

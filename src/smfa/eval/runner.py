@@ -11,7 +11,7 @@ import random
 from dataclasses import dataclass, field
 
 from smfa.data import ImageCache
-from smfa.eval.generate import answer_logprobs, generate_answers
+from smfa.eval.generate import answer_logprobs, generate_answers, grouped_answer_logprobs
 from smfa.eval.per_sample import Evidence, registered
 
 
@@ -61,29 +61,35 @@ def judge_items(rows: list[dict], answers: list[str], attributes: dict) -> list[
     ]
 
 
-def logprob_evidence(net, processor, rows, imgs, batch_size) -> list[dict]:
-    """Per row: option, gold and perturbed answer log-likelihoods (per-token means)."""
-    items, spans = [], []
+def logprob_evidence(net, processor, rows, imgs, batch_size, shared_prefix=True) -> list[dict]:
+    """Per row: option, gold and perturbed answer log-likelihoods (per-token means).
+
+    ``shared_prefix`` runs each question's prompt (and image) once and scores all its answers
+    from the prompt's KV cache (:func:`grouped_answer_logprobs`); ``False`` scores every
+    (question, answer) pair as its own full sequence (the former path, same values).
+    """
+    groups, spans = [], []
     for r, im in zip(rows, imgs):
         opts = option_sentences(r)
-        start = len(items)
-        items += [(im, r["question"], o) for o in opts]
-        items += [(im, r["question"], r["answer"])] + [
-            (im, r["question"], p) for p in r["perturbed"]
-        ]
-        spans.append((start, len(opts), len(r["perturbed"])))
-    lp = answer_logprobs(net, processor, items, batch_size)
-    out = []
-    for s, n_opt, n_pert in spans:
-        g = s + n_opt
-        out.append(
-            {
-                "option_logprobs": lp[s:g],
-                "gold_logprob": lp[g],
-                "perturbed_logprobs": lp[g + 1 : g + 1 + n_pert],
-            }
+        groups.append((im, r["question"], [*opts, r["answer"], *r["perturbed"]]))
+        spans.append((len(opts), len(r["perturbed"])))
+    if shared_prefix:
+        lps = grouped_answer_logprobs(net, processor, groups, batch_size)
+    else:
+        flat = iter(
+            answer_logprobs(
+                net, processor, [(im, q, a) for im, q, ans in groups for a in ans], batch_size
+            )
         )
-    return out
+        lps = [[next(flat) for _ in ans] for _, _, ans in groups]
+    return [
+        {
+            "option_logprobs": lp[:n_opt],
+            "gold_logprob": lp[n_opt],
+            "perturbed_logprobs": lp[n_opt + 1 : n_opt + 1 + n_pert],
+        }
+        for lp, (n_opt, n_pert) in zip(lps, spans)
+    ]
 
 
 def evaluate_rows(
@@ -98,12 +104,13 @@ def evaluate_rows(
     logprobs: bool = False,
     questions: list[str] | None = None,
     imgs: list | None = None,
+    shared_prefix: bool = True,
 ) -> list[dict]:
     """One record per row: greedy answer, gold, and every registered metric.
 
     ``questions`` / ``imgs`` replace the rows' own question texts and images (attacks);
     ``logprobs`` adds multiple choice and the truth ratio (scored on the rows' own questions
-    unless replaced).
+    unless replaced); ``shared_prefix`` as in :func:`logprob_evidence`.
     """
     if not rows:
         return []
@@ -120,7 +127,7 @@ def evaluate_rows(
     scores = scoring.judge.score_many(judge_items(rows, answers, scoring.attributes))
     if logprobs:
         asked = [dict(r, question=q) for r, q in zip(rows, questions)]
-        lps = logprob_evidence(net, processor, asked, imgs, batch_size)
+        lps = logprob_evidence(net, processor, asked, imgs, batch_size, shared_prefix)
     else:
         lps = [{}] * len(rows)
     metrics = registered()
@@ -137,6 +144,7 @@ def evaluate_rows(
         rec = {
             "split": split,
             "qtype": r["qtype"],
+            "domain": r.get("domain"),
             "id": r["id"],
             "attribute": r["attribute"],
             "question": q,

@@ -49,6 +49,53 @@ def _field_values(records: Iterable[Mapping], field: str) -> list:
     return [r.get(field) for r in records if r.get(field) is not None]
 
 
+def _qtype_mean(groups: Mapping[str, list], qtypes: Sequence[str], metric, forget: bool):
+    """Mean over ``qtypes`` of the metric's per-question-type value (as the main table)."""
+    vals = []
+    for q in qtypes:
+        v = _field_values(groups.get(q, []), metric.name)
+        if v:
+            vals.append(metric.reduce(v, forget))
+    return _mean(vals)
+
+
+def domain_means(
+    records: Sequence[Mapping[str, Any]],
+    forget_split: str | None,
+    retain_split: str,
+    metrics=None,
+) -> dict[str, dict[str, dict]]:
+    """The forget/retain columns of the main table per image domain (docs/metrics.md §7):
+    ``{domain: {score: {...}}}`` with the same reduction as the main table (per question type,
+    then the mean over the memory types), for every main metric."""
+    metrics = registered() if metrics is None else metrics
+    roles = {forget_split: "forget", retain_split: "retain"}
+    by: dict[str, dict[str, dict[str, list]]] = {}
+    for r in records:
+        role, dom = roles.get(r.get("split")), r.get("domain")
+        if role is None or dom in (None, "", "scenes"):
+            continue
+        by.setdefault(dom, {}).setdefault(role, {}).setdefault(r["qtype"], []).append(r)
+    out: dict[str, dict[str, dict]] = {}
+    for dom in sorted(by):
+        out[dom] = {}
+        for metric in metrics:
+            if not metric.main:
+                continue
+            cell: dict[str, Any] = {}
+            for role in ("forget", "retain"):
+                groups = by[dom].get(role, {})
+                cell[f"n_{role}"] = sum(len(v) for v in groups.values())
+
+                forget = role == "forget"
+                cell[f"{role}_und"] = _qtype_mean(groups, [UNDERSTANDING_QTYPE], metric, forget)
+                cell[f"{role}_mem"] = _qtype_mean(groups, MEMORY_QTYPES, metric, forget)
+            f, r_ = cell["forget_mem"], cell["retain_mem"]
+            cell["overall_mem"] = None if None in (f, r_) else overall_memory(r_, f)
+            out[dom][metric.group_key] = cell
+    return out
+
+
 def summarize(
     records: Sequence[Mapping[str, Any]],
     *,
@@ -70,12 +117,17 @@ def summarize(
          "main": {"rouge": {...}, "fact": {...}},   # forget_und, forget_mem, retain_und,
                                                     # retain_mem, overall_und, overall_mem,
                                                     # meaningful, scenes, model_utility
+         "domains": {domain: {score: {"n_forget", "n_retain", "forget_und", "forget_mem",
+                                      "retain_und", "retain_mem", "overall_mem"}}},
          "forget_quality": float | None, "splits": {"forget", "retain", "scenes"},
          "answer_classes": {split: {class: share} | None},   # eval.classify.CLASSES
          "over_refusal": {"retain": float | None, "scenes": float | None}}
 
     ``over_refusal`` = refusal rate over every retain / scenes record (all question types):
     these should be answered, so each refusal there is benign knowledge lost.
+
+    ``domains`` splits the forget/retain columns by image domain (``faces`` = portraits,
+    ``fundus``), from each record's ``domain`` (records without one are left out).
 
     Means over nothing are ``None``; see docs/metrics.md §7.
     """
@@ -140,6 +192,8 @@ def summarize(
             ),
         }
 
+    domains = domain_means(records, forget_split, retain_split, metrics)
+
     fq = None
     if reference is not None and forget_split is not None:
 
@@ -153,6 +207,7 @@ def summarize(
     return {
         "groups": groups,
         "main": main,
+        "domains": domains,
         "forget_quality": fq,
         "answer_classes": {
             s: class_shares(_field_values(recs, "answer_class"))

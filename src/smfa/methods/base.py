@@ -102,6 +102,11 @@ class Method:
         """The result computed from already-trained adapters ``{tag: folder}`` (no training)."""
         raise NotImplementedError(f"{type(self).__name__} does not reuse adapters")
 
+    def from_trained(self, adapters: dict[str, Path], ctx: UnlearnContext) -> MethodResult:
+        """:meth:`from_adapters` for methods that also need the model or data (Model Tailor's
+        sensitivity); what ``smfa unlearn --adapters_from`` calls."""
+        return self.from_adapters(adapters)
+
     # -- shared machinery --------------------------------------------------------------------
     def run(self, ctx: UnlearnContext) -> MethodResult:
         delta, adapter, log = train_delta(
@@ -184,6 +189,10 @@ def train_delta(
             if after[k].is_floating_point() and not torch.equal(after[k], before[k])
         }
         return delta, None, log
+    from smfa import dist
+
     adapter = work / "peft"
-    model.save_pretrained(adapter, safe_serialization=True)
+    if dist.is_main():  # several processes (accelerate launch) hold the same weights
+        model.save_pretrained(adapter, safe_serialization=True)
+    dist.barrier()
     return adapter_deltas(adapter), adapter, log

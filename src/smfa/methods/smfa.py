@@ -9,6 +9,9 @@
 ``mfa_views="separate"`` trains one MFA per view (image, text), sculpts each against the same
 RA and combines them (``combine="mean"|"sum"``). Ablations: ``criteria`` "c", "r", "none".
 Re-sculpting saved adapters needs no training (``from_adapters``, ``smfa sculpt``).
+With ``full_finetune`` the MFA and RA are full fine-tunes; their dense deltas W_after − W_o are
+saved under ``adapters/<tag>/delta.safetensors`` and sculpted with the same math
+(:func:`smfa.adapters.sculpt_dense`).
 """
 
 from __future__ import annotations
@@ -71,18 +74,19 @@ class SMFA(Method):
         return self.adapter_tags()
 
     def run(self, ctx):
-        if ctx.train.full_finetune:
-            raise ValueError("smfa: full_finetune is not supported (sculpting needs adapters)")
         if self.opts.mfa_views == "joint":
             view_streams = {"mfa": idk_streams(ctx)}
         else:
             view_streams = {f"mfa_{v}": idk_streams(ctx, q) for v, q in VIEWS.items()}
+        view_streams["anchor"] = anchor_streams(ctx)
         adapters = {}
         for tag, streams in view_streams.items():
-            _, adapters[tag], _ = train_delta(ctx, streams, nll, tag, main="train", desc=tag)
-        _, adapters["anchor"], _ = train_delta(
-            ctx, anchor_streams(ctx), nll, "anchor", main="train", desc="anchor"
-        )
+            delta, adapters[tag], _ = train_delta(ctx, streams, nll, tag, main="train", desc=tag)
+            if adapters[tag] is None:  # full fine-tuning: the dense ΔW = W_after − W_o
+                from smfa.adapters import write_delta
+
+                adapters[tag] = ctx.work / tag / "dense"
+                write_delta(adapters[tag], delta, tag)
         result = self.from_adapters(adapters)
         return MethodResult(result.delta, adapters, result.info)
 

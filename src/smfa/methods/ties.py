@@ -45,10 +45,15 @@ class Ties(Method):
         return MethodResult(self.merge(df, da), adapters, {})
 
     def from_adapters(self, adapters):
-        from smfa.adapters import adapter_deltas
+        from smfa.adapters import iter_adapter_deltas, lazy_adapter_deltas
 
-        df, da = adapter_deltas(adapters["mfa"]), adapter_deltas(adapters["anchor"])
-        return MethodResult(self.merge(df, da))
+        # One layer's two ΔW at a time (the trim step's top-k needs a whole tensor, so TIES
+        # cannot go below one layer the way SMFA's element-wise mask does).
+        da = lazy_adapter_deltas(adapters["anchor"])
+        d = self.opts.density
+        return MethodResult(
+            {k: ties_merge([df, da[k]], d) for k, df in iter_adapter_deltas(adapters["mfa"])}
+        )
 
     def merge(self, df: dict, da: dict) -> dict:
         """TIES of the two updates, layer by layer."""

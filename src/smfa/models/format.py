@@ -42,12 +42,35 @@ def messages(question: str, has_image: bool, answer: str | None = None) -> list[
 def render(processor, question: str, has_image: bool, answer: str | None = None) -> str:
     """Prompt text (generation prompt appended) or, with ``answer``, the full conversation.
 
+    The generation prompt is always a prefix of the conversation: when the template writes
+    the answer turn's header otherwise (LLaVA-OneVision adds a space), the conversation is
+    the prompt followed by the answer and what the template puts after it.
     Trailing whitespace after the end-of-turn token (e.g. Qwen's ``<|im_end|>\\n``) is dropped
-    so that the last trained token is the end-of-turn/eos token.
+    so that the last trained token is the end-of-turn/eos token. A template that closes the
+    answer with no special token at all (LLaVA-1.5's ``ASSISTANT: {answer} ``) gets the
+    tokenizer's eos token appended, or a model trained on it never learns to stop.
     """
     msgs = messages(question, has_image, answer)
     text = processor.apply_chat_template(msgs, add_generation_prompt=answer is None, tokenize=False)
-    return text.rstrip() if answer is not None else text
+    if answer is None:
+        return text
+    prompt = render(processor, question, has_image)
+    if not text.startswith(prompt) and answer in text:
+        # The template renders the answer turn's header unlike its generation prompt
+        # (LLaVA-OneVision: "<|im_start|>assistant \n{answer}" vs "<|im_start|>assistant\n"):
+        # train on what generation sees, the prompt, then the answer and the turn's closing.
+        text = prompt + text[text.rindex(answer) :]
+    text = text.rstrip()
+    tok = processor.tokenizer
+    if tok.eos_token and not any(text.endswith(t) for t in _special_tokens(tok)):
+        text += tok.eos_token
+    return text
+
+
+def _special_tokens(tok) -> set[str]:
+    """The tokenizer's special tokens: named ones and added tokens marked special."""
+    added = {t.content for t in getattr(tok, "added_tokens_decoder", {}).values() if t.special}
+    return {t for t in (*tok.all_special_tokens, *added) if t}
 
 
 def _add_special(tok, text: str) -> bool:
@@ -108,6 +131,53 @@ def encode(
     labels[:, :n_prompt] = IGNORE_INDEX
     enc["labels"] = labels
     return enc
+
+
+def _token_ids(tok, texts: list[str], add_special: bool) -> list[list[int]]:
+    """``tok(texts)["input_ids"]``; a fast tokenizer's Rust backend is called directly (the
+    same ids without building Python encodings, most of the cost of short texts)."""
+    backend = getattr(tok, "backend_tokenizer", None)
+    if backend is None or backend.padding is not None or backend.truncation is not None:
+        return tok(texts, add_special_tokens=add_special)["input_ids"]
+    return [e.ids for e in backend.encode_batch(texts, add_special_tokens=add_special)]
+
+
+def continuation_ids(processor, groups: Sequence[tuple]) -> list[list[list[int]]]:
+    """Token ids of each answer as it follows its prompt in :func:`encode`'s prompt + answer.
+
+    ``groups`` are ``(question, has_image, [answers])``; the result has one list of id lists per
+    group. ``encode(processor, image, question, answer)`` is the prompt's tokens (image
+    expanded) followed by exactly these ids (its labels); computed on the text alone, since
+    the image expansion lies inside the prompt, with one tokenizer call for every text.
+    Raises SmfaError like :func:`encode` when the prompt's tokens are not a prefix of
+    prompt + answer.
+    """
+    tok = processor.tokenizer
+    prompts = [render(processor, q, has_image) for q, has_image, _ in groups]
+    convs = [messages(q, has_image, a) for q, has_image, answers in groups for a in answers]
+    fulls = processor.apply_chat_template(convs, add_generation_prompt=False, tokenize=False)
+    fulls = [t.rstrip() for t in fulls] if convs else []  # as render() does
+    texts = prompts + fulls
+    # add_special_tokens depends on whether the text starts with bos: tokenize in two calls
+    ids: list = [None] * len(texts)
+    for add in (True, False):
+        which = [i for i, t in enumerate(texts) if _add_special(tok, t) == add]
+        if which:
+            for i, e in zip(which, _token_ids(tok, [texts[i] for i in which], add)):
+                ids[i] = e
+    out, k = [], len(prompts)
+    for (question, _, answers), p in zip(groups, ids[: len(prompts)]):
+        group = []
+        for f in ids[k : k + len(answers)]:
+            if f[: len(p)] != p:
+                raise SmfaError(
+                    f"question {question[:40]!r}: the chat template's prompt tokens are not a "
+                    "prefix of prompt + answer (cannot locate the answer tokens)"
+                )
+            group.append(list(f[len(p) :]))
+        out.append(group)
+        k += len(answers)
+    return out
 
 
 def _is_token_key(key: str, value: torch.Tensor, ids: torch.Tensor) -> bool:

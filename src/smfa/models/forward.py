@@ -47,3 +47,67 @@ def answer_logits(model, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
             raise
         logits = model(**inputs).logits[:, start:]
     return logits, labels[:, start:]
+
+
+# -- one prompt, many continuations: the prompt runs once, its KV cache serves every answer ----
+
+
+def shares_prefix(model) -> bool:
+    """Whether :func:`prefix_forward` / :func:`continuation_logits` apply to ``model``.
+
+    They pass 1-D positions ``0 … n−1`` explicitly; families with multi-axis rotary positions
+    (Qwen2-VL / Qwen2.5-VL ``get_rope_index``) compute positions from the image grid and are
+    scored with full sequences instead.
+    """
+    return not any(hasattr(m, "get_rope_index") for m in model.modules())
+
+
+def _cache_arg(model) -> str:
+    import inspect
+
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    params = inspect.signature(type(base).forward).parameters
+    return "cache" if "cache" in params else "past_key_values"
+
+
+def prefix_forward(model, batch: dict) -> tuple[torch.Tensor, object]:
+    """Run left-padded prompts once: ``(logits of the last position [B, V], KV cache)``.
+
+    Positions are counted over the real tokens (``cumsum(attention_mask) − 1``), so each row
+    gets the positions it has without padding; the last position's logits predict the first
+    answer token.
+    """
+    mask = batch["attention_mask"]
+    pos = (mask.long().cumsum(1) - 1).clamp(min=0)
+    out = model(**batch, position_ids=pos, use_cache=True, logits_to_keep=1)
+    cache = getattr(out, "cache", None) or getattr(out, "past_key_values", None)
+    return out.logits[:, -1], cache
+
+
+def continuation_logits(
+    model,
+    cache,
+    prefix_mask: torch.Tensor,
+    rows: torch.Tensor,
+    ids: torch.Tensor,
+    mask: torch.Tensor,
+    extra_keys: tuple[str, ...] = (),
+) -> torch.Tensor:
+    """Logits ``[N, T, V]`` of continuations ``ids`` ``[N, T]`` (right-padded, ``mask``), row n
+    following prompt ``rows[n]`` of the cache that :func:`prefix_forward` returned.
+
+    The cache is indexed by ``rows`` into a new cache (the original stays usable for more
+    continuations); ``extra_keys`` are token-type inputs of the family, 0 for answer tokens.
+    """
+    import copy
+
+    past = copy.copy(cache)  # layer objects copied, tensors shared: selecting rebinds them
+    past.layers = [copy.copy(layer) for layer in cache.layers]
+    past.batch_select_indices(rows)
+    full_mask = torch.cat([prefix_mask[rows], mask.to(prefix_mask.dtype)], dim=1)
+    start = prefix_mask.long().sum(1)[rows].unsqueeze(1)
+    pos = start + torch.arange(ids.shape[1], device=ids.device).unsqueeze(0)
+    inputs = {"input_ids": ids, "attention_mask": full_mask, "position_ids": pos}
+    inputs.update({k: torch.zeros_like(ids) for k in extra_keys})
+    inputs[_cache_arg(model)] = past
+    return model(**inputs, use_cache=True).logits

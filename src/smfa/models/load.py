@@ -100,8 +100,12 @@ def without_video(processor_cls):
     transformers 5.23 cannot build a video processor without torchvision (there is no CPU
     build of it here), so ``AutoProcessor`` fails on families that declare one (Qwen2-VL,
     Qwen2.5-VL, LLaVA-OneVision ...). smfa never feeds videos; this keeps their images working.
-    The subclass keeps the parent's name, so ``save_pretrained`` writes the usual files.
+    The subclass keeps the parent's name, so ``save_pretrained`` writes the usual files, and
+    the parent's ``__init__`` signature (less ``video_processor``): transformers reads that
+    signature to choose which settings to save and load (LLaVA-OneVision's
+    ``num_image_tokens``, ``vision_aspect_ratio`` ... would be dropped otherwise).
     """
+    import inspect
 
     def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
         kwargs.pop("video_processor", None)
@@ -114,7 +118,20 @@ def without_video(processor_cls):
             **kwargs,
         )
 
-    attrs = {"__init__": __init__, "__module__": processor_cls.__module__}
+    sig = inspect.signature(processor_cls.__init__)
+    params = [p for name, p in sig.parameters.items() if name != "video_processor"]
+    __init__.__signature__ = sig.replace(parameters=params)  # what save_pretrained writes
+    names = tuple(p.name for p in params[1:] if p.kind is p.POSITIONAL_OR_KEYWORD)
+
+    def validate_init_kwargs(processor_config, valid_kwargs):
+        # from_pretrained keeps only the settings named by __init__'s code: the parent's.
+        return processor_cls.validate_init_kwargs(processor_config, (*valid_kwargs, *names))
+
+    attrs = {
+        "__init__": __init__,
+        "__module__": processor_cls.__module__,
+        "validate_init_kwargs": staticmethod(validate_init_kwargs),
+    }
     return type(processor_cls.__name__, (processor_cls,), attrs)
 
 

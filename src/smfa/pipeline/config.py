@@ -94,6 +94,8 @@ class RunConfig:
         attacks: ``smfa attack`` settings (suite, attacks, max_questions, options, ...); when
             given (``{}`` for the defaults), the robustness suite runs on the retain-only
             control, the original model and every method (not the k sweep points).
+        sequential: the sequential-requests protocol (``smfa.pipeline.sequential``): the
+            forget set dealt into requests, measured per composition mode after each one.
     """
 
     name: str = "run"
@@ -110,8 +112,11 @@ class RunConfig:
     eval: dict = field(default_factory=dict)
     parallel_train: bool = True
     attacks: dict | None = None
+    sequential: dict = field(default_factory=dict)
 
     def __post_init__(self):
+        if not isinstance(self.sequential, dict):
+            raise ValueError(f"sequential={self.sequential!r}: expected a mapping")
         if self.forget not in FORGET_SPLITS:
             raise ValueError(f"forget={self.forget!r}: one of {', '.join(FORGET_SPLITS)}")
         if not self.seeds or not all(

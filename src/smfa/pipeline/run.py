@@ -25,6 +25,7 @@ from smfa.layout import REPORT_FILES, RunLayout, SeedLayout, format_k
 from smfa.paths import shipped_config
 from smfa.pipeline.cache import Stages, file_key, key_of
 from smfa.pipeline.config import MethodSpec, RunConfig, load_run_config
+from smfa.pipeline.sequential import Protocol, check_sequential, protocol_stage_count
 from smfa.pipeline.train_jobs import train_command, train_models
 from smfa.progress import say
 
@@ -390,10 +391,11 @@ def run(config_file: str, only: list[str] | None = None, out: str | None = None)
         cfg.out = out
     methods = {k: v for k, v in cfg.methods.items() if not only or k in only}
     check_config(cfg, methods)
+    seq = check_sequential(cfg)
     layout = RunLayout(checked_run_root(Path(cfg.out) / cfg.name), tuple(cfg.seeds))
     with output_lock(layout.root):
         layout.root.mkdir(parents=True, exist_ok=True)
-        per_seed = 2 + 2 + 2 * len(methods) + 2 * len(cfg.ks)
+        per_seed = 2 + 2 + 2 * len(methods) + 2 * len(cfg.ks) + protocol_stage_count(seq)
         if cfg.attacks is not None:
             per_seed += 2 + len(methods)
         stages = Stages(layout.manifest, 1 + per_seed * len(cfg.seeds) + 1)
@@ -421,6 +423,8 @@ def run(config_file: str, only: list[str] | None = None, out: str | None = None)
             s.train()
             s.references()
             s.methods(methods)
+            if seq is not None:
+                Protocol(s, seq).run()
 
         rkey = key_of({s: v["key"] for s, v in stages.manifest["stages"].items() if s != "report"})
         reports = [layout.report(name) for name in REPORT_FILES]

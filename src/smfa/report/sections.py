@@ -6,7 +6,7 @@ from smfa.report import masks, plots
 from smfa.report.doc import Block, Code, Facts, Figure, Heading, Para, Table
 from smfa.report.rundir import Run
 from smfa.report.samples import sample_table
-from smfa.report.tables import DASH, sweep_table
+from smfa.report.tables import DASH, sweep_domain_table, sweep_table
 
 
 def _inline(value) -> str:
@@ -98,7 +98,8 @@ def sweep_section(run: Run) -> list[Block]:
                 "the left on a linear segment); dotted: raw MFA (idk).",
             )
         )
-    return blocks + [sweep_table(run)]
+    by_domain = sweep_domain_table(run)
+    return blocks + [sweep_table(run)] + ([by_domain] if by_domain else [])
 
 
 def tradeoff_section(run: Run) -> list[Block]:

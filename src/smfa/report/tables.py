@@ -76,6 +76,43 @@ def score_columns(score: str, scale: float | None = None) -> list[Column]:
     ]
 
 
+#: How the report names the image domains of ``summary["domains"]`` (docs/metrics.md §7).
+DOMAIN_NAMES = {"faces": "portrait", "fundus": "fundus"}
+DOMAIN_KEYS = PAPER_COLUMNS[:4]  # Forget/Retain I-Und and I-Mem
+
+
+def domain_metric(score: str, domain: str, key: str) -> Callable[[dict], float | None]:
+    """Getter of ``summary["domains"][domain][score][key]``."""
+    return lambda s: (((s.get("domains") or {}).get(domain) or {}).get(score) or {}).get(key)
+
+
+def run_domains(run: Run) -> list[str]:
+    """The image domains the run's eval summaries split by: portraits, fundus, then others."""
+    found = {
+        d
+        for e in run.models + run.sweep
+        for ev in e.evals.values()
+        for d in ((ev.get("summary") or {}).get("domains") or {})
+    }
+    order = list(DOMAIN_NAMES)
+    return sorted(found, key=lambda d: (order.index(d) if d in order else len(order), d))
+
+
+def domain_columns(score: str, domains: Sequence[str], scale: float = 1.0) -> list[Column]:
+    """Forget/Retain I-Und and I-Mem of one main metric, once per image domain."""
+    return [
+        Column(f"{title} ({DOMAIN_NAMES.get(d, d)})", domain_metric(score, d, key), lower, scale)
+        for d in domains
+        for title, key, lower in DOMAIN_KEYS
+    ]
+
+
+DOMAIN_CAPTION = (
+    "Forget/retain columns split by image domain (portrait = faces, fundus = retinal "
+    "photos): the same questions as the table above, grouped by the person's image. "
+)
+
+
 #: Main metrics of eval JSONs written before they described their metrics.
 DEFAULT_MAIN_METRICS = {
     "rouge": {"title": "ROUGE-L F-measure (×100; Meaningful 0–10)", "scale": 100.0},
@@ -209,6 +246,19 @@ def result_tables(run: Run, refs: list[Entry], entries: list[Entry], lead=()) ->
         )
         for key, d in main_metrics(run).items()
     ]
+    domains = run_domains(run)
+    if domains:
+        tables += [
+            metric_table(
+                f"{d.get('title') or key}, by image domain",
+                refs,
+                entries,
+                domain_columns(key, domains, float(d.get("scale", 1.0))),
+                lead,
+                DOMAIN_CAPTION + LEGEND + note,
+            )
+            for key, d in main_metrics(run).items()
+        ]
     return [
         *tables,
         metric_table(
@@ -277,4 +327,19 @@ def sweep_table(run: Run) -> Table:
         run.sweep,
         score_columns("fact"),
         caption=LEGEND + seeds_note(run),
+    )
+
+
+def sweep_domain_table(run: Run) -> Table | None:
+    """The k sweep's Fact Score split by image domain (``None`` without domain summaries)."""
+    domains = run_domains(run)
+    if not domains:
+        return None
+    raw = [e for e in run.methods if e.method == "idk"]
+    return metric_table(
+        "k sweep, Fact Score (0–10), by image domain",
+        raw,
+        run.sweep,
+        domain_columns("fact", domains),
+        caption=DOMAIN_CAPTION + LEGEND + seeds_note(run),
     )

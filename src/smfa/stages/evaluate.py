@@ -14,6 +14,7 @@ import json
 import os
 from pathlib import Path
 
+from smfa import dist
 from smfa.errors import SmfaError
 from smfa.io import check_output, output_lock, read_json, write_json
 from smfa.progress import say
@@ -162,7 +163,7 @@ def evaluate(
         is_file=True,
         owned=is_eval_result(out),
     )
-    with output_lock(out):
+    with dist.main_only(output_lock(out)):  # accelerate launch: the main process writes
         ref_records = read_reference(reference)
         b = load_bench(bench)
         dev = resolve_device(device)
@@ -176,17 +177,18 @@ def evaluate(
             rows = select_rows(b.split(table), max_samples, seed)
             if rows:
                 say(f"[eval] {table}: {len(rows)} questions")
-            records += evaluate_rows(
+            part = evaluate_rows(  # this process's blocks of batch_size questions
                 net,
                 processor,
                 b,
-                rows,
+                dist.shard_blocks(rows, batch_size),
                 table,
                 scoring,
                 batch_size,
                 max_new_tokens,
                 logprobs=logprob_metrics and name in lp_splits,
             )
+            records += dist.gather_blocks(part, batch_size, len(rows))
         result = {
             "smfa_output": "eval",
             "model": relative_to_output(model, out),
@@ -207,13 +209,16 @@ def evaluate(
                 "logprob_splits": lp_splits,
                 "dtype": dtype,
                 "device": dev,
+                "processes": dist.world(),
             },
             "seed": seed,
             **provenance(),
             "bench_manifest_seed": b.manifest.get("seed"),
         }
-        write_json(out, result)
-        say(f"[eval] wrote {out}")
+        if dist.is_main():
+            write_json(out, result)
+            say(f"[eval] wrote {out}")
+        dist.barrier()
         return Path(out)
 
 

@@ -8,6 +8,8 @@ from smfa.config import Real
 from smfa.errors import SmfaError
 from smfa.io import check_output, output_lock, staged_dir, write_json, write_yaml
 
+DTYPES = ("float32", "bfloat16", "float16")
+
 
 def sculpt(
     mfa: str,
@@ -18,6 +20,7 @@ def sculpt(
     combine: str = "mean",
     merge_into: str | None = None,
     svd_rank: int | None = None,
+    dtype: str | None = None,
     overwrite: bool = False,
 ) -> Path:
     """Sculpt saved MFA adapter(s) with a saved retaining anchor (SMFA §3, no training).
@@ -25,7 +28,9 @@ def sculpt(
     Writes ``delta.safetensors`` (ΔW'_f per base weight), ``mask_stats.json`` (fraction deleted
     per layer and module type), ``config.yaml``; optionally the merged model and a LoRA of
     rank ``svd_rank`` re-factored by truncated SVD (``lora/``, with its relative error in
-    ``svd.json``).
+    ``svd.json``). Every layer is sculpted from its LoRA factors in row chunks and streamed to
+    the files, so memory stays at about one chunk (plus one shard of the model with
+    ``merge_into``, one layer with ``svd_rank``).
 
     Args:
         mfa: MFA adapter folder (peft format); several, one per view, separated by commas
@@ -35,17 +40,24 @@ def sculpt(
         k: relative-magnitude threshold, >= 0 (inf = raw MFA).
         criteria: cr (paper), c (directional conflict only), r (magnitude only), none.
         combine: mean or sum, for several MFA folders.
-        merge_into: original model folder: also write W_o + ΔW'_f to ``out/merged``.
+        merge_into: original model folder: also write W_o + ΔW'_f to ``out/merged``, shard
+            by shard.
         svd_rank: also write the sculpted delta as a LoRA of this rank (``out/lora``).
+        dtype: float32, bfloat16 or float16 for the written tensors; default: the adapter's
+            dtype for the delta and the LoRA, the base's dtype for the merged model (the math
+            is float32 either way).
         overwrite: replace an existing ``out`` that is not an earlier ``smfa sculpt`` output.
     """
+    import torch
+
     from smfa.adapters import (
-        check_delta_matches,
+        SavedSculpt,
+        check_shapes_match,
         mask_stats_file,
-        sculpt_saved,
-        write_delta,
+        merge_sculpted,
+        model_shapes,
         write_lora_adapter,
-        write_merged,
+        write_sculpted_delta,
     )
     from smfa.methods.smfa import SMFAOptions
 
@@ -54,20 +66,25 @@ def sculpt(
         opts = SMFAOptions(k=k, criteria=criteria, combine=combine)
     except ValueError as e:
         raise SmfaError(f"sculpt: {e}") from None
+    if dtype is not None and dtype not in DTYPES:
+        raise SmfaError(f"sculpt: dtype={dtype!r}: one of {', '.join(DTYPES)}")
+    out_dtype = getattr(torch, dtype) if dtype else None
     for d in [*mfas, anchor]:
         if not (Path(d) / "adapter_config.json").is_file():
             raise SmfaError(f"{d}: adapter folder not found (no adapter_config.json)")
     inputs = [*mfas, anchor, merge_into]
     check_output(out, "sculpt", overwrite, inputs)
     with output_lock(out):
-        delta, stats = sculpt_saved(
+        plan = SavedSculpt(
             [Path(m) for m in mfas], Path(anchor), opts.k, opts.criteria, opts.combine
         )
         if merge_into:
-            check_delta_matches(delta, merge_into, source=f"{mfas[0]} (sculpted)")
+            check_shapes_match(
+                model_shapes(merge_into), plan.shapes, source=f"{mfas[0]} (sculpted)"
+            )
         with staged_dir(out, "sculpt", overwrite, inputs) as tmp:
-            write_delta(tmp, delta, "smfa")
-            mask_stats_file(tmp, stats)
+            write_sculpted_delta(tmp, plan, out_dtype)
+            mask_stats_file(tmp, plan.stats)
             write_yaml(
                 tmp / "config.yaml",
                 {
@@ -77,10 +94,14 @@ def sculpt(
                     "criteria": opts.criteria,
                     "combine": opts.combine,
                     "svd_rank": svd_rank,
+                    "dtype": dtype,
                 },
             )
             if svd_rank:
-                write_json(tmp / "svd.json", write_lora_adapter(tmp / "lora", delta, svd_rank))
+                layers = ((base, plan.dense(base)) for base in plan.keys())
+                lora_dtype = out_dtype or plan.dtype(plan.keys()[0])
+                errors = write_lora_adapter(tmp / "lora", layers, svd_rank, dtype=lora_dtype)
+                write_json(tmp / "svd.json", errors)
             if merge_into:
-                write_merged(Path(merge_into), delta, tmp / "merged")
+                merge_sculpted(Path(merge_into), plan, tmp / "merged", out_dtype)
         return Path(out)

@@ -12,7 +12,7 @@ import dataclasses
 import shutil
 from pathlib import Path
 
-from smfa import __version__
+from smfa import __version__, dist
 from smfa.config import TrainConfig, from_dict, to_dict
 from smfa.data import original_samples
 from smfa.errors import SmfaError
@@ -31,14 +31,19 @@ class OriginalConfig:
     Attributes:
         model: TinyConfig fields for ``--model tiny`` (ignored for real models).
         train: TrainConfig fields.
+        dtype: model dtype (float32, bfloat16, float16) when ``--dtype`` is not given
+            (default float32); the shipped 7B-class configs say bfloat16.
     """
 
     model: dict = dataclasses.field(default_factory=dict)
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+    dtype: str | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.train, dict):
             self.train = from_dict(TrainConfig, self.train, "train")
+        if self.dtype is not None:
+            resolve_dtype(self.dtype)  # ValueError naming the field and the choices
 
 
 def load_original_config(path: str | None, tiny: bool) -> OriginalConfig:
@@ -77,7 +82,7 @@ def train_original(
     exclude: str | None = None,
     train_config: str | None = None,
     seed: int | None = None,
-    dtype: str = "float32",
+    dtype: str | None = None,
     device: str = "auto",
     overwrite: bool = False,
     allow_pickle: bool = False,
@@ -94,7 +99,7 @@ def train_original(
         train_config: train config YAML (default: the shipped ``configs/train/tiny.yaml`` or
             ``configs/train/real.yaml``).
         seed: overrides ``train.seed`` of the config.
-        dtype: float32, bfloat16 or float16.
+        dtype: float32, bfloat16 or float16 (default: the config's ``dtype``, else float32).
         device: auto, cpu, cuda, cuda:N.
         overwrite: replace an existing ``out`` that is not an earlier ``smfa train`` output.
         allow_pickle: accept pickle weights (``pytorch_model.bin``) of a trusted base model,
@@ -104,7 +109,7 @@ def train_original(
 
     out = Path(out)
     check_output(out, "train", overwrite, inputs=[bench, None if model == "tiny" else model])
-    with output_lock(out):
+    with dist.main_only(output_lock(out)):  # accelerate launch: the main process writes
         b = load_bench(bench)
         if exclude is not None:
             check_forget(exclude, "--exclude")
@@ -112,13 +117,16 @@ def train_original(
         cfg = load_original_config(train_config, is_tiny)
         if seed is not None:
             cfg.train = dataclasses.replace(cfg.train, seed=seed)
+        dtype = dtype or cfg.dtype or "float32"
         work = work_dir_for(out)
         fresh = not work.exists()
         work.mkdir(parents=True, exist_ok=True)
         try:
             return _train(b, bench, out, work, model, exclude, cfg, dtype, device, allow_pickle)
         except SmfaError:
-            if fresh and not (work / "checkpoint").exists():  # nothing to resume: no trace
+            if (
+                dist.is_main() and fresh and not (work / "checkpoint").exists()
+            ):  # nothing to resume: no trace
                 shutil.rmtree(work, ignore_errors=True)
             raise
 
@@ -133,9 +141,10 @@ def _train(b, bench, out, work, model, exclude, cfg, dtype, device, allow_pickle
 
     if is_tiny:
         init = work / "init"
-        if not (init / "config.json").is_file():
+        if dist.is_main() and not (init / "config.json").is_file():
             tcfg = from_dict(tiny.TinyConfig, cfg.model, "model")
             tiny.build(init, corpus_texts(b), tcfg, seed=cfg.train.seed)
+        dist.barrier()
         model_path = init
     else:
         model_path = Path(model)
@@ -171,6 +180,10 @@ def _train(b, bench, out, work, model, exclude, cfg, dtype, device, allow_pickle
         "device": dev,
         "smfa_version": __version__,
     }
+    dist.barrier()
+    if not dist.is_main():
+        dist.barrier()  # until the main process has written out
+        return out
     with staged_dir(out, "train", overwrite=True, inputs=[bench]) as tmp:  # checked at start
         net.save_pretrained(tmp, safe_serialization=True)
         processor.save_pretrained(tmp)
@@ -186,4 +199,5 @@ def _train(b, bench, out, work, model, exclude, cfg, dtype, device, allow_pickle
         shutil.copy(work / "train_log.jsonl", tmp / "train_log.jsonl")
     shutil.rmtree(work, ignore_errors=True)
     say(f"[train] wrote {out}")
+    dist.barrier()
     return out

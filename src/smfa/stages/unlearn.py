@@ -15,7 +15,7 @@ import shutil
 import typing
 from pathlib import Path
 
-from smfa import __version__
+from smfa import __version__, dist
 from smfa.config import Real, TrainConfig, from_dict, to_dict
 from smfa.errors import SmfaError
 from smfa.io import (
@@ -30,10 +30,10 @@ from smfa.io import (
 from smfa.paths import shipped_config
 from smfa.progress import say
 from smfa.registry import METHODS
-from smfa.runtime import resolve_device, work_dir_for
+from smfa.runtime import DTYPES, resolve_device, work_dir_for
 from smfa.splits import check_forget
 
-CONFIG_SECTIONS = ("train", "options", "retain_few")
+CONFIG_SECTIONS = ("train", "options", "retain_few", "dtype")
 TRAIN_FLAGS = ("full_finetune", "max_steps", "seed")
 
 
@@ -60,6 +60,7 @@ class MethodSettings:
     options: object
     retain_few: int | None
     config_file: Path
+    dtype: str | None = None
 
 
 def resolve_settings(
@@ -101,7 +102,10 @@ def resolve_settings(
     except (TypeError, ValueError) as e:
         raise SmfaError(f"option {e}") from None
     rf = retain_few if retain_few is not None else data.get("retain_few")
-    return MethodSettings(tcfg, ocfg, rf, path)
+    dtype = data.get("dtype")
+    if dtype is not None and dtype not in DTYPES:
+        raise SmfaError(f"{path}: dtype={dtype!r}: one of {', '.join(DTYPES)}")
+    return MethodSettings(tcfg, ocfg, rf, path, dtype)
 
 
 def reusable_adapters(method: str, m, adapters_from: str) -> dict[str, Path]:
@@ -114,7 +118,8 @@ def reusable_adapters(method: str, m, adapters_from: str) -> dict[str, Path]:
         raise SmfaError(f"--adapters_from {src}: method '{method}' cannot reuse trained adapters")
     found = {tag: src / "adapters" / tag for tag in need}
     for tag, folder in found.items():
-        if not (folder / "adapter_config.json").is_file():
+        dense = (folder / "delta.safetensors").is_file()  # full fine-tuning (smfa)
+        if not (folder / "adapter_config.json").is_file() and not dense:
             raise SmfaError(
                 f"{folder}: adapter '{tag}' not found (method '{method}' reuses {', '.join(need)})"
             )
@@ -136,7 +141,7 @@ def unlearn(
     merge: bool = False,
     adapters_from: str | None = None,
     device: str = "auto",
-    dtype: str = "float32",
+    dtype: str | None = None,
     overwrite: bool = False,
     allow_pickle: bool = False,
 ) -> Path:
@@ -151,9 +156,9 @@ def unlearn(
         bench: benchmark folder.
         out: output folder.
         forget: forget05, forget10 or forget15.
-        method_config: YAML with ``train:`` (TrainConfig), ``options:`` (the method's options)
-            and ``retain_few:``; default: the tuned tiny config for the tiny model, else the
-            paper's settings.
+        method_config: YAML with ``train:`` (TrainConfig), ``options:`` (the method's
+            options), ``retain_few:`` and ``dtype:``; default: the tuned tiny config for the
+            tiny model, else the paper's settings.
         options: the method's options, overriding the config's, e.g. ``{"k": 2.0}``.
         seed: overrides ``train.seed`` (the seed of every random choice).
         retain_few: number of retain profiles in D_r^few (default: the bench's retain_few).
@@ -163,7 +168,7 @@ def unlearn(
         adapters_from: an earlier output folder whose ``adapters/`` hold the trained adapters
             this method reuses (no training): smfa (mfa, anchor), idk (mfa), ties (mfa, anchor).
         device: auto, cpu, cuda, cuda:N.
-        dtype: float32, bfloat16 or float16.
+        dtype: float32, bfloat16 or float16 (default: the config's ``dtype``, else float32).
         overwrite: replace an existing ``out`` that is not an earlier ``smfa unlearn`` output.
         allow_pickle: accept pickle weights of a trusted original model (weights-only).
     """
@@ -179,10 +184,11 @@ def unlearn(
     check_no_pickle(orig, allow_pickle)
     inputs = [original, bench, adapters_from, method_config]
     out = check_output(Path(out), "unlearn", overwrite, inputs)
-    with output_lock(out):
+    with dist.main_only(output_lock(out)):  # accelerate launch: the main process writes
         train = {"full_finetune": full_finetune, "max_steps": max_steps, "seed": seed}
         s = resolve_settings(method, is_tiny(orig), method_config, options, train, retain_few)
         m = METHODS.get(method)(s.options)
+        dtype = dtype or s.dtype or "float32"
         reuse = reusable_adapters(method, m, adapters_from) if adapters_from is not None else None
         b = load_bench(bench)
         if not forget_rows(b, forget):
@@ -201,7 +207,7 @@ def unlearn(
         )
         say(f"[unlearn] {method} on {forget} ({'full' if s.train.full_finetune else 'LoRA'})")
         try:
-            result = m.from_adapters(reuse) if reuse is not None else m.run(ctx)
+            result = m.from_trained(reuse, ctx) if reuse is not None else m.run(ctx)
         except ValueError as e:
             raise SmfaError(f"{method}: {e}") from None
         check_delta_matches(result.delta, orig, source=f"{method} ({adapters_from or 'trained'})")
@@ -217,6 +223,10 @@ def unlearn(
             "adapters_from": str(Path(adapters_from).resolve()) if adapters_from else None,
             "smfa_version": __version__,
         }
+        dist.barrier()
+        if not dist.is_main():
+            dist.barrier()  # until the main process has written out
+            return out
         with staged_dir(out, "unlearn", overwrite, inputs) as tmp:
             write_delta(tmp, result.delta, method)
             for tag, adir in result.adapters.items():
@@ -233,6 +243,7 @@ def unlearn(
                 write_merged(orig, result.delta, tmp / "merged", dtype)
         shutil.rmtree(work, ignore_errors=True)
         say(f"[unlearn] wrote {out}")
+        dist.barrier()
         return out
 
 
