@@ -40,6 +40,7 @@ def test_help_lists_every_stage():
         "unlearn",
         "sculpt",
         "eval",
+        "attack",
         "run",
         "demo",
         "report",
