@@ -30,6 +30,34 @@ def as_json(table) -> dict:
     return {"caption": table.title, "headers": list(table.headers), "rows": rows}
 
 
+def attack_values(run, tables: dict, values: dict, times: dict) -> None:
+    """The attack table (issue 11) and per model: ``<label>.attack.<attack>`` = recovery in
+    percentage points, ``<label>.attack_max`` = the largest, ``<label>.attack_over_control``
+    = the largest recovery minus the control's for the same attack; the attack stages'
+    seconds (the demo time the suite adds)."""
+    from smfa.report.attacks import attack_entries, attack_names, attack_table, recovery
+
+    table = attack_table(run)
+    if table is None:
+        return
+    tables["attacks"] = as_json(table)
+    entries = attack_entries(run)
+    names, _ = attack_names(entries)
+    control = {n: recovery(entries[0], n)[0] for n in names} if entries else {}
+    for e in entries:
+        rec = {n: recovery(e, n)[0] for n in names}
+        for n, v in rec.items():
+            values[f"{e.label}.attack.{n}"] = v
+        known = [v for v in rec.values() if v is not None]
+        values[f"{e.label}.attack_max"] = max(known) if known else None
+        over = [
+            v - control[n] for n, v in rec.items() if v is not None and control.get(n) is not None
+        ]
+        values[f"{e.label}.attack_over_control"] = max(over) if over else None
+    secs = [v for k, v in times.items() if k.split("/")[-1].startswith("attack ") and v]
+    values["attack_seconds_total"] = round(sum(secs), 1)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--run", default="runs/demo")
@@ -72,6 +100,7 @@ def main() -> None:
         values[f"{e.label}.forget_quality"] = s.get("forget_quality")
     times = run.manifest.get("times") or {}
     values["stage_seconds_total"] = round(sum(v for v in times.values() if v), 1)
+    attack_values(run, tables, values, times)
     img = ROOT / "docs" / "img"
     for png in (Path(args.run) / "plots").glob("*.png"):
         shutil.copy(png, img / png.name)

@@ -222,6 +222,11 @@ def test_smfa_attack_end_to_end_leaves_the_model_byte_identical(
     assert res["smfa_output"] == "attack" and res["attacks"] == names
     model, control = res["results"]["model"], res["results"]["control"]
     assert control == model  # the same model twice: every attack is deterministic
+    plain = res["unattacked"]["model"]
+    assert plain["n"] == 8 and plain == res["unattacked"]["control"]
+    assert 0.0 <= plain["leak_rate"] <= 1.0 and sum(
+        plain["answer_classes"].values()
+    ) == pytest.approx(1.0)
     assert set(model) == set(names)
     for name in names:
         s = model[name]["score"]
@@ -241,3 +246,4 @@ def test_smfa_attack_end_to_end_leaves_the_model_byte_identical(
     )
     again = json.loads(out2.read_text())
     assert again["recovery_over_control"]["paraphrase"] == pytest.approx(0.0)
+    assert again["unattacked"]["control"] == plain

@@ -328,3 +328,34 @@ def test_sequential_protocol_on_the_smoke_run(smoke_run, tmp_path):
     }
     assert "Deletion requests over time" in (copy / "report.md").read_text()
     assert (copy / "plots" / "sequential.png").is_file()
+
+
+def test_attacks_stage_runs_cached_and_reaches_the_report(smoke_run, tmp_path):
+    """`attacks:` in the run config: the suite on the control, the original and every method
+    (the control's JSON computed once), cached like the other stages, then the report's
+    attack table and plot."""
+    from smfa.pipeline import run
+
+    methods = {"idk": {"method": "idk"}, "smfa": {"method": "smfa"}}
+    attacks = {"attacks": ["paraphrase", "quant_4bit", "mia"], "max_questions": 6}
+    cfg, run_dir = _copy_run(smoke_run, tmp_path, methods=methods, sweep={}, attacks=attacks)
+    run(str(cfg), out=str(run_dir.parent))
+    files = {p.name for p in (run_dir / "attacks").iterdir()}
+    assert files == {"retain_only.json", "original.json", "idk.json", "smfa.json"}
+    res = json.loads((run_dir / "attacks" / "smfa.json").read_text())
+    assert res["attacks"] == attacks["attacks"] and res["questions"] == 6
+    assert (
+        res["results"]["control"]
+        == json.loads((run_dir / "attacks" / "retain_only.json").read_text())["results"]["model"]
+    )
+    stages = json.loads((run_dir / "manifest.json").read_text())["stages"]
+    assert {"attack retain_only", "attack original", "attack idk", "attack smfa"} <= set(stages)
+    md = (run_dir / "report.md").read_text()
+    assert "## Robustness of forgetting" in md and "| *retain_only* |" in md
+    assert res["unattacked"]["control"]["n"] == 6
+    assert md.index("| *retain_only* |", md.index("Robustness")) < md.index(
+        "| smfa |", md.index("Robustness")
+    )
+    assert (run_dir / "plots" / "attacks.png").is_file()
+    run(str(cfg), out=str(run_dir.parent))
+    assert json.loads((run_dir / "manifest.json").read_text())["stages"] == stages  # cached

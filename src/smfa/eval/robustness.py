@@ -92,8 +92,9 @@ def run_suite(
     options: dict | None = None,
     batch_size: int = 64,
     max_new_tokens: int = 32,
-) -> dict[str, dict]:
-    """``{attack: result}`` for one model (module docstring)."""
+) -> tuple[dict[str, dict], dict]:
+    """``({attack: result}, unattacked)`` for one model (module docstring); ``unattacked`` =
+    :func:`plain_summary` of the plain answers to ``rows``."""
     images = row_images(bench, rows, scoring.images)
     base_recs = evaluate_rows(
         net, processor, bench, rows, forget, scoring, batch_size, max_new_tokens, imgs=images
@@ -141,4 +142,16 @@ def run_suite(
             del a, model
             gc.collect()
         results[name] = {"title": attack.title or name, "kind": attack.kind, **res}
-    return results
+    return results, plain_summary(base_recs)
+
+
+def plain_summary(records: list[dict]) -> dict:
+    """Of the unattacked answers: ``n``, mean Fact Score, leak rate and answer-class shares."""
+    if not records:
+        return {"n": 0, "fact": None, "leak_rate": None, "answer_classes": None}
+    return {
+        "n": len(records),
+        "fact": fmean(float(r["fact"]) for r in records),
+        "leak_rate": fmean(float(r["leaked"]) for r in records),
+        "answer_classes": class_shares([r["answer_class"] for r in records]),
+    }

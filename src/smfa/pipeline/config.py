@@ -91,6 +91,9 @@ class RunConfig:
             other options kept; no retraining).
         eval: ``smfa eval`` settings (max_samples, batch_size, judge, max_new_tokens, ...).
         parallel_train: train original and retain-only side by side (1 thread each).
+        attacks: ``smfa attack`` settings (suite, attacks, max_questions, options, ...); when
+            given (``{}`` for the defaults), the robustness suite runs on the retain-only
+            control, the original model and every method (not the k sweep points).
         sequential: the sequential-requests protocol (``smfa.pipeline.sequential``): the
             forget set dealt into requests, measured per composition mode after each one.
     """
@@ -108,6 +111,7 @@ class RunConfig:
     sweep: dict = field(default_factory=dict)
     eval: dict = field(default_factory=dict)
     parallel_train: bool = True
+    attacks: dict | None = None
     sequential: dict = field(default_factory=dict)
 
     def __post_init__(self):
@@ -122,6 +126,8 @@ class RunConfig:
         if not isinstance(self.methods, dict):
             raise ValueError(f"methods={self.methods!r}: expected a mapping of labels")
         self.methods = {str(k): _method_spec(str(k), v) for k, v in self.methods.items()}
+        if self.attacks is not None and not isinstance(self.attacks, dict):
+            raise ValueError(f"attacks={self.attacks!r}: expected a mapping of attack settings")
         unknown = set(self.sweep) - {"k"}
         if unknown:
             raise ValueError(f"sweep: unknown field '{sorted(unknown)[0]}' (known: k)")

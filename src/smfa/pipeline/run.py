@@ -124,6 +124,43 @@ class SeedRun:
         p = self.paths
         self.evaluate("retain_only", p.eval("retain_only"), self.ronly_key, reference=False)
         self.evaluate("original", p.eval("original"), self.orig_key)
+        self.attack("retain_only", self.ronly_key)
+        self.attack("original", self.orig_key)
+
+    # -- robustness ------------------------------------------------------------------------
+    def attack(self, label: str, model_key: str, adapter: Path | None = None) -> None:
+        """The attack suite on one model; every model but the control itself is compared
+        with the retain-only control's attack JSON (computed once, reused)."""
+        if self.cfg.attacks is None:
+            return
+        from smfa.stages.attack import attack
+
+        p = self.paths
+        settings = key_of(dict(self.cfg.attacks))
+        control_key = key_of({"m": self.ronly_key, "attacks": settings})
+        is_control = label == "retain_only"
+        key = (
+            control_key
+            if is_control
+            else key_of({"m": model_key, "attacks": settings, "control": control_key})
+        )
+        self.stages.run(
+            f"{self.tag}attack {label}",
+            key,
+            [p.attacks(label)],
+            partial(
+                attack,
+                str(p.retain_only if is_control else p.original),
+                str(self.bench),
+                str(p.attacks(label)),
+                adapter=str(adapter) if adapter else None,
+                control=None if is_control else str(p.attacks("retain_only")),
+                forget=self.cfg.forget,
+                seed=self.seed,
+                overwrite=True,  # the run folder is this run's own (checked_run_root)
+                **self.cfg.attacks,
+            ),
+        )
 
     # -- methods ---------------------------------------------------------------------------
     def plan(self, label: str, spec: MethodSpec, out: Path) -> Planned:
@@ -200,6 +237,7 @@ class SeedRun:
         for item in plans:
             mkey = self.unlearn(item, trained)
             self.evaluate(item.label, self.paths.eval(item.label), mkey, item.out)
+            self.attack(item.label, mkey, item.out)
         self.sweep(methods, trained)
 
     def sweep(self, methods: dict[str, MethodSpec], trained) -> None:
@@ -255,6 +293,8 @@ def check_config(cfg: RunConfig, methods: dict[str, MethodSpec]) -> None:
     for key, value in cfg.eval.items():
         if problem := type_problem(value, hints.get(key)):
             raise SmfaError(f"eval.{key}={value!r}: expected {problem}")
+    if cfg.attacks is not None:
+        check_attack_settings(cfg.attacks)
     if cfg.ks:
         sweep_base(methods)
     if cfg.bench_dir:
@@ -273,6 +313,32 @@ def check_config(cfg: RunConfig, methods: dict[str, MethodSpec]) -> None:
 
 
 EVAL_RESERVED = ("model", "bench", "out", "adapter", "forget", "reference", "seed")
+ATTACK_RESERVED = ("model", "bench", "out", "adapter", "control", "forget", "seed", "overwrite")
+
+
+def check_attack_settings(settings: dict) -> None:
+    """The ``attacks:`` key of a run config: known ``smfa attack`` fields, their types, the
+    suite and attack names."""
+    import inspect
+
+    from smfa.config import type_problem
+    from smfa.eval.robustness import suite_attacks
+    from smfa.stages.attack import attack
+
+    allowed = set(inspect.signature(attack).parameters) - set(ATTACK_RESERVED)
+    unknown = sorted(set(settings) - allowed)
+    if unknown:
+        raise SmfaError(
+            f"attacks: unknown field '{unknown[0]}' (known: {', '.join(sorted(allowed))})"
+        )
+    hints = typing.get_type_hints(attack)
+    for key, value in settings.items():
+        if problem := type_problem(value, hints.get(key)):
+            raise SmfaError(f"attacks.{key}={value!r}: expected {problem}")
+    try:
+        suite_attacks(settings.get("suite", "default"), settings.get("attacks"))
+    except SmfaError as e:
+        raise SmfaError(f"attacks: {e}") from None
 
 
 def _bench_stage(cfg: RunConfig, stages: Stages, layout: RunLayout) -> tuple[Path, str]:
@@ -330,6 +396,8 @@ def run(config_file: str, only: list[str] | None = None, out: str | None = None)
     with output_lock(layout.root):
         layout.root.mkdir(parents=True, exist_ok=True)
         per_seed = 2 + 2 + 2 * len(methods) + 2 * len(cfg.ks) + protocol_stage_count(seq)
+        if cfg.attacks is not None:
+            per_seed += 2 + len(methods)
         stages = Stages(layout.manifest, 1 + per_seed * len(cfg.seeds) + 1)
         stages.manifest.update(
             {

@@ -60,9 +60,7 @@ class SequentialConfig:
             raise ValueError(f"modes={self.modes!r}: a non-empty list")
         bad = [m for m in self.modes if m not in MODES]
         if bad:
-            raise ValueError(
-                f"modes: unknown mode {bad[0]!r} (known: {', '.join(MODES)})"
-            )
+            raise ValueError(f"modes: unknown mode {bad[0]!r} (known: {', '.join(MODES)})")
         if "resculpt" in self.modes and self.method != "smfa":
             raise ValueError(f"method={self.method!r}: mode resculpt needs smfa")
         if not isinstance(self.options, dict) or not isinstance(self.eval, dict):

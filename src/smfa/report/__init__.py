@@ -7,6 +7,7 @@ blocks, ``doc`` and ``html`` render it as Markdown and HTML, ``plots`` draws the
 
 from __future__ import annotations
 
+from smfa.report.attacks import attack_section
 from smfa.report.doc import Block, Heading
 from smfa.report.rundir import Run, load_run
 from smfa.report.sections import (
@@ -19,7 +20,7 @@ from smfa.report.sections import (
 from smfa.report.sequential import sequential_section
 from smfa.report.tables import ablation_section, main_section
 
-PLOTS = ("k_sweep.png", "tradeoff.png", "mask_stats.png", "sequential.png")
+PLOTS = ("k_sweep.png", "tradeoff.png", "mask_stats.png", "sequential.png", "attacks.png")
 
 
 def build(run: Run) -> list[Block]:
@@ -34,6 +35,7 @@ def build(run: Run) -> list[Block]:
         *tradeoff_section(run),
         *mask_section(run),
         *sequential_section(run),
+        *attack_section(run),
         *samples_section(run),
     ]
 

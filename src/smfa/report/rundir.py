@@ -29,6 +29,7 @@ class Entry:
     group: str = "main"
     k: float | None = None
     evals: dict[str, dict] = field(default_factory=dict)
+    attacks: dict[str, dict] = field(default_factory=dict)  # seed -> attacks/<label>.json
 
     @property
     def summaries(self) -> list[dict]:
@@ -145,6 +146,12 @@ def _fill(entry: Entry, roots: dict[str, SeedLayout]) -> None:
         path = _eval_path(entry, r)
         if path is not None and path.is_file():
             entry.evals[seed] = read_eval(path)
+        attacks = r.attacks(entry.label) if entry.kind != "sweep" else None
+        if attacks is not None and attacks.is_file():
+            data = read_json(attacks)
+            if not isinstance(data, dict) or not isinstance(data.get("results"), dict):
+                raise SmfaError(f"{attacks}: field 'results' is missing")
+            entry.attacks[seed] = data
 
 
 def _mask_stats(methods: list[Entry], roots: dict[str, SeedLayout]) -> dict[str, dict[str, dict]]:

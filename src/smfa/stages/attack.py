@@ -32,18 +32,20 @@ def is_attack_result(path: str | Path) -> bool:
     return isinstance(data, dict) and data.get("smfa_output") == "attack"
 
 
-def read_control(path: str) -> dict | None:
-    """The model results of an earlier attack JSON given as ``--control`` (else None: a folder)."""
+def read_control(path: str) -> tuple[dict, dict] | None:
+    """``(results, unattacked)`` of the model of an earlier attack JSON given as ``--control``
+    (None when ``path`` is not a file: a model folder)."""
     if not Path(path).is_file():
         return None
     data = read_json(path)
-    res = (data.get("results") or {}).get("model") if isinstance(data, dict) else None
-    if data.get("smfa_output") != "attack" or not isinstance(res, dict):
+    ok = isinstance(data, dict) and data.get("smfa_output") == "attack"
+    res = (data.get("results") or {}).get("model") if ok else None
+    if not isinstance(res, dict):
         raise SmfaError(
             f"--control {path}: field 'results.model' is missing (not an smfa "
             "attack JSON; pass the retain-only model folder or its attack JSON)"
         )
-    return res
+    return res, (data.get("unattacked") or {}).get("model")
 
 
 def over_control(model: dict, control: dict | None) -> dict:
@@ -120,7 +122,7 @@ def attack(
         owned=is_attack_result(out),
     )
     with output_lock(out):
-        control_res = read_control(control) if control else None
+        control_pair = read_control(control) if control else None
         b = load_bench(bench)
         dev = resolve_device(device)
         scoring = make_scoring(b, judge, judge_options, Path(out))
@@ -142,10 +144,11 @@ def attack(
             return run_suite(net, processor, b, rows, scoring, names, **kw)
 
         say(f"[attack] {len(names)} attacks on {len(rows)} forget questions")
-        model_res = suite_of(model, adapter)
-        if control and control_res is None:
+        model_res, model_plain = suite_of(model, adapter)
+        if control and control_pair is None:
             say("[attack] control (retain-only model)")
-            control_res = suite_of(control, None)
+            control_pair = suite_of(control, None)
+        control_res, control_plain = control_pair or (None, None)
         result = {
             "smfa_output": "attack",
             "model": relative_to_output(model, out),
@@ -157,6 +160,7 @@ def attack(
             "attacks": names,
             "questions": len(rows),
             "results": {"model": model_res, "control": control_res},
+            "unattacked": {"model": model_plain, "control": control_plain},
             "recovery_over_control": over_control(model_res, control_res) if control else None,
             "config": {
                 "judge": judge,

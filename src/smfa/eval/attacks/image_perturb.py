@@ -62,6 +62,10 @@ PERTURBATIONS = {
 }
 
 
+#: The perturbations of the default (cheap) suite; the full suite runs every one.
+DEFAULT = ("noise", "jpeg")
+
+
 class ImagePerturbation(Attack):
     perturbation = ""
 
@@ -83,6 +87,10 @@ for _name in PERTURBATIONS:
         type(
             f"Image_{_name}",
             (ImagePerturbation,),
-            {"perturbation": _name, "title": f"Image: {_name.replace('_', ' ')}"},
+            {
+                "perturbation": _name,
+                "title": f"Image: {_name.replace('_', ' ')}",
+                "default": _name in DEFAULT,
+            },
         ),
     )

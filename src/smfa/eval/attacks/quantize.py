@@ -99,6 +99,7 @@ class Quantize(Attack):
 @ATTACKS.register("quant_int8")
 class QuantInt8(Quantize):
     title = "Quantization int8"
+    default = False  # int8 round-to-nearest rarely moves a greedy answer; 4-bit is the test
     bits, group_size = 8, None
 
 
