@@ -22,7 +22,7 @@ from smfa.progress import say
 from smfa.registry import ATTACKS
 
 SUITES = ("default", "full")
-DEFAULT_QUESTIONS = 24
+DEFAULT_QUESTIONS = 40
 SAMPLES_KEPT = 3
 
 
