@@ -22,20 +22,28 @@ from smfa.progress import say
 from smfa.registry import ATTACKS
 
 SUITES = ("default", "full")
-DEFAULT_QUESTIONS = 24
+#: Report order of the shipped attacks (name prefixes): the question rewrites, then the model
+#: changes, then the probes; other (plugin) attacks follow in registration order.
+ORDER = ("prompt_", "paraphrase", "other_view", "image_", "quant_", "relearn", "logit_lens", "mia")
+DEFAULT_QUESTIONS = 40
 SAMPLES_KEPT = 3
 
 
 def suite_attacks(suite: str, names: Sequence[str] | None = None) -> list[str]:
-    """The attacks of a suite (``default``: the entries marked ``default``; ``full``: all),
-    or the given ``names`` (each checked against the registry), in registration order."""
+    """The attacks of a suite (``default``: the entries marked ``default``; ``full``: all), in
+    :data:`ORDER`, or the given ``names`` (each checked against the registry) as given."""
     if names:
         for n in names:
             ATTACKS.get(n)
         return list(names)
     if suite not in SUITES:
         raise SmfaError(f"--suite {suite}: must be one of {', '.join(SUITES)}")
-    return [n for n, cls in ATTACKS.items() if suite == "full" or cls.default]
+    names = [n for n, cls in ATTACKS.items() if suite == "full" or cls.default]
+
+    def rank(name: str) -> int:
+        return next((i for i, p in enumerate(ORDER) if name.startswith(p)), len(ORDER))
+
+    return sorted(names, key=rank)  # stable: registration order within a group
 
 
 def pair(unattacked: float | None, attacked: float | None) -> dict:

@@ -23,14 +23,17 @@ def attack_entries(run: Run) -> list[Entry]:
 
 
 def attack_names(entries: list[Entry]) -> tuple[list[str], dict[str, str]]:
-    """Attack names in first-seen order, and their titles."""
+    """Attack names in the order the suites ran them (each JSON's ``attacks`` list; JSON
+    objects are written with sorted keys), and their titles."""
     names, titles = [], {}
     for e in entries:
         for data in e.attacks.values():
-            for name, res in ((data.get("results") or {}).get("model") or {}).items():
+            results = (data.get("results") or {}).get("model") or {}
+            order = [n for n in data.get("attacks") or [] if n in results]
+            for name in order + sorted(set(results) - set(order)):
                 if name not in titles:
                     names.append(name)
-                    titles[name] = (res or {}).get("title") or name
+                    titles[name] = (results.get(name) or {}).get("title") or name
     return names, titles
 
 

@@ -136,6 +136,14 @@ FORGETTING_COLUMNS = [
     Column("Forget Quality", lambda s: s.get("forget_quality"), scientific=True),
     Column("Forget refusal %", refusal_rate("forget"), scale=100.0),
     Column("Retain refusal %", refusal_rate("retain"), lower_better=True, scale=100.0),
+    # Over-refusal on scenes (docs/metrics.md §9): refusing a question about a drawn scene is
+    # benign knowledge lost.
+    Column(
+        "Scenes refusal %",
+        lambda s: (s.get("over_refusal") or {}).get("scenes"),
+        lower_better=True,
+        scale=100.0,
+    ),
 ]
 
 

@@ -88,10 +88,10 @@ def attack(
         adapter: a method's output folder (``delta.safetensors``) or a peft adapter folder.
         control: the retain-only model folder, or its earlier ``smfa attack`` JSON (reused).
         forget: the forget split attacked (forget05, forget10, forget15).
-        suite: ``default`` (cheap: one rewrite per question, 24 questions) or ``full``
+        suite: ``default`` (cheap: one rewrite per question, 40 questions) or ``full``
             (every attack, every template and paraphrase, every forget question).
         attacks: run only these attacks (names of the ATTACKS registry).
-        max_questions: forget questions attacked (seeded subset; default 24, full: all).
+        max_questions: forget questions attacked (seeded subset; default 40, full: all).
         judge: rule (default, offline), openai or hf.
         judge_options: the judge's settings.
         options: attack settings: relearn_steps, relearn_lr, top_b.
