@@ -89,7 +89,13 @@ def main() -> None:
                 "rows": rows,
             }
         },
-        values={"total_s": sum_total, "runs": args.runs, "profiles": SMOKE_BENCH["profiles"]},
+        values={
+            "total_s": sum_total,
+            "runs": args.runs,
+            "profiles": SMOKE_BENCH["profiles"],
+            "load_avg": round(load, 1),
+            "cores": os.cpu_count(),
+        },
         notes=[
             f"load average at the end: {load:.1f} on {os.cpu_count()} cores "
             "(the machine was shared: compare the ratios, not the seconds)",
