@@ -66,4 +66,3 @@ def test_config_dtype_reaches_the_model(tmp_path):
     )
     assert yaml.safe_load((out / "config.yaml").read_text())["dtype"] == "bfloat16"
     assert json.loads((out / "config.json").read_text())["dtype"] == "bfloat16"
-
