@@ -128,7 +128,7 @@ def main() -> None:
         "Evaluation throughput: shared-prompt log-likelihoods vs one sequence per answer",
         tables={
             "speed": {
-                "columns": ["what", "old q/s", "new q/s", "speed-up"],
+                "headers": ["what", "old q/s", "new q/s", "speed-up"],
                 "rows": rows_t,
             }
         },

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import sys
@@ -61,11 +62,14 @@ def main() -> None:
                 manifest = json.loads((out / "manifest.json").read_text())
                 stages[fam].append(sum(v or 0 for v in manifest["times"].values()))
                 shutil.rmtree(out)
+        load = os.getloadavg()[0]
         rows = []
         for fam, model in models.items():
             cfg = json.loads((model / "config.json").read_text())
             total, inproc = statistics.median(times[fam]), statistics.median(stages[fam])
             rows.append([fam, cfg["model_type"], n_params(model), total, total - inproc, inproc])
+        fastest = min(r[3] for r in rows)
+        rows = [[*r, f"{r[3] / fastest:.2f}x"] for r in rows]
         sum_total = sum(r[3] for r in rows)
     save(
         "family_smoke",
@@ -80,12 +84,23 @@ def main() -> None:
                     "whole run s",
                     "training children s",
                     "other stages s",
+                    "vs fastest",
                 ],
                 "rows": rows,
             }
         },
-        values={"total_s": sum_total, "runs": args.runs, "profiles": SMOKE_BENCH["profiles"]},
-        notes=[f"{r[0]}: runs {', '.join(f'{t:.1f}' for t in times[r[0]])} s" for r in rows],
+        values={
+            "total_s": sum_total,
+            "runs": args.runs,
+            "profiles": SMOKE_BENCH["profiles"],
+            "load_avg": round(load, 1),
+            "cores": os.cpu_count(),
+        },
+        notes=[
+            f"load average at the end: {load:.1f} on {os.cpu_count()} cores "
+            "(the machine was shared: compare the ratios, not the seconds)",
+        ]
+        + [f"{r[0]}: runs {', '.join(f'{t:.1f}' for t in times[r[0]])} s" for r in rows],
         seed=SMOKE_BENCH["seed"],
     )
 

@@ -132,7 +132,7 @@ def main() -> None:
         "Training throughput: smfa's loop vs a plain Hugging Face Trainer",
         tables={
             "speed": {
-                "columns": ["loop", "samples/s", "median s"],
+                "headers": ["loop", "samples/s", "median s"],
                 "rows": [
                     ["smfa.train.fit", f"{n / t_ours:.1f}", f"{t_ours:.2f}"],
                     ["transformers.Trainer", f"{n / t_hf:.1f}", f"{t_hf:.2f}"],

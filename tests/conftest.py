@@ -46,7 +46,7 @@ def tiny_original(small_bench, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def mllmu_run(tmp_path_factory):
-    """`smfa run` (smoke settings, method smfa, no sweep) on the hand-written MLLMU-Bench
+    """`smfa run` (smoke settings, methods smfa and idk, no sweep) on the hand-written MLLMU-Bench
     fixture imported with `smfa bench import mllmu` (tests/test_bench_import.py)."""
     import sys
 
@@ -74,7 +74,7 @@ def mllmu_run(tmp_path_factory):
         "train_config": str(shipped_config("train", "smoke.yaml")),
         "unlearn_config": str(shipped_config("unlearn", "smoke.yaml")),
         "forget": "forget10",
-        "methods": {"smfa": {"method": "smfa"}},
+        "methods": {"smfa": {"method": "smfa"}, "idk": {"method": "idk"}},
         "eval": {"max_samples": 24, "batch_size": 64},
         "parallel_train": False,
     }

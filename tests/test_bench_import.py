@@ -64,6 +64,10 @@ def write_fiubench(root: Path) -> Path:
     return root
 
 
+def layout() -> dict:
+    return json.loads((DATA / "mllmu" / "layout.json").read_text())
+
+
 @pytest.fixture(scope="module")
 def mllmu_dir(tmp_path_factory):
     return write_mllmu(tmp_path_factory.mktemp("mllmu") / "MLLMU-Bench")
@@ -92,6 +96,14 @@ def test_mllmu_import_validates_and_maps_the_published_splits(mllmu_bench):
         assert img.size == (32, 32) and img.format == "PNG"
 
 
+def test_imported_bench_loads_with_datasets(mllmu_bench):
+    import datasets
+
+    ds = datasets.load_dataset(str(mllmu_bench))  # empty tables are left out of the card
+    assert len(ds["forget05"]) == 6 and "unseen" not in ds
+    assert ds["retain"].features["keys"].feature.dtype == "string"
+
+
 def test_mllmu_rows_keep_the_published_questions_answers_and_options(mllmu_bench, mllmu_dir):
     rows = {r["id"]: r for r in load(mllmu_bench).split("forget05")}
     mc_img = rows["001/image_memory/classification_0"]
@@ -112,6 +124,10 @@ def test_mllmu_rows_keep_the_published_questions_answers_and_options(mllmu_bench
     cloze = rows["001/text_memory/cloze_1"]
     assert cloze["question"] == "Alma Verdane works as a [Blank]." and cloze["answer"] == "florist"
     assert len(set(cloze["perturbed"])) == 3 and "florist" not in cloze["perturbed"]
+    # wrong answers come from the same slot of other profiles (cloze_1: occupations)
+    jobs = {r["Mask_Task"][1]["Ground_Truth"] for r in layout()["Full_Set"]}
+    assert set(cloze["perturbed"]) <= jobs
+    assert all(p.startswith("This person was born in ") for p in gen["perturbed"])
     assert all(len(r["phrasings"]) == 2 for r in rows.values())
 
 
@@ -134,6 +150,12 @@ def test_mllmu_import_is_deterministic_and_prints_the_report(mllmu_dir, tmp_path
     b = import_mllmu(str(mllmu_dir), str(tmp_path / "b"), image_size=32, seed=3, quiet=True)
     ma, mb = (json.loads((p / "manifest.json").read_text()) for p in (a, b))
     assert ma["files"] == mb["files"]
+    c = import_mllmu(str(mllmu_dir), str(tmp_path / "c"), holdout=2, retain_few=3, quiet=True)
+    assert find_problems(c) == []
+    hc = load(c)
+    assert len({r["subject_id"] for r in hc.split("holdout")}) == 2
+    assert len({r["subject_id"] for r in hc.split("retain")}) == 7
+    assert len({r["subject_id"] for r in hc.split("retain_few")}) == 3
 
 
 def test_fiubench_import(tmp_path):
@@ -188,3 +210,26 @@ def test_smoke_pipeline_runs_on_an_imported_mllmu_bench(mllmu_run):
     assert set(groups["forget10"]) == {"image_memory", "text_memory"}
     assert groups["forget10"]["image_memory"]["n"] > 0 and "unseen" not in groups
     assert res["summary"]["main"]["rouge"]["forget_mem"] is not None
+
+
+def test_mllmu_names_and_gold_options_in_every_published_spelling():
+    from smfa.bench.importers.mllmu import _mc, _profile_name
+
+    assert _profile_name('{"Name": "Rosa Quill", "Born": "1950"}', "7") == (
+        "Rosa Quill",
+        {"born": "1950"},
+    )
+    assert _profile_name("Rosa Quill, born in 1950, is a potter.", "7")[0] == "Rosa Quill"
+    assert _profile_name("", "7") == ("Profile 7", {})
+    opts = {"A": "Oslo", "B": "Lisbon", "C": "Quito", "D": "Perth"}
+    for gold in ("B", "b", "B.", "(B)", "B) Lisbon", "B. Lisbon", "Lisbon"):
+        q, value, options = _mc({"Question": "Where?", "Options": opts, "Correct_Answer": gold})
+        assert (
+            value == "Lisbon"
+            and options[0] == "Lisbon"
+            and sorted(options) == sorted(opts.values())
+        ), gold
+    assert _mc({"Question": "Where?", "Options": opts, "Correct_Answer": "E"}) is None
+    assert (
+        _mc({"Question": "Where?", "Options": {"A": "x", "B": "y"}, "Correct_Answer": "A"}) is None
+    )

@@ -34,7 +34,19 @@ def assert_one_line_error(res, *needles):
 def test_help_lists_every_stage():
     res = smfa("--help")
     assert res.returncode == 0
-    for cmd in ("bench", "train", "unlearn", "sculpt", "eval", "attack", "run", "demo", "report"):
+    for cmd in (
+        "bench",
+        "train",
+        "unlearn",
+        "sculpt",
+        "eval",
+        "attack",
+        "run",
+        "demo",
+        "report",
+        "export",
+        "ledger",
+    ):
         assert cmd in res.stdout
 
 

@@ -254,6 +254,25 @@ def _report_over_user_file(env: Env) -> list:
     return ["report", run]
 
 
+def _ledger(env: Env, base: Path | None = None) -> Path:
+    """An empty independent ledger on ``base`` (default: the shared model)."""
+    from smfa.stages.ledger import init
+
+    led = env.tmp / "ledger"
+    init(str(base or env.model), str(led), bench=str(env.bench), who="test")
+    return led
+
+
+def _ledger_on_changed_base(env: Env) -> Path:
+    """A ledger whose base model changed after ``ledger init`` (its config.json edited)."""
+    base = env.tmp / "base_copy"
+    shutil.copytree(env.model, base)
+    led = _ledger(env, base)
+    cfg = base / "config.json"
+    cfg.write_text(cfg.read_text() + "\n")
+    return led
+
+
 # id -> argv (a list) or a function (env) -> argv / (env, monkeypatch) -> argv.
 CASES = {
     # bench
@@ -678,6 +697,12 @@ CASES = {
         "--out",
         e.tmp / "runs",
     ],
+    "run_bad_sequential": lambda e: [
+        "run",
+        e.run_config(sequential={"requests": 1}),
+        "--out",
+        e.tmp / "runs",
+    ],
     "run_into_user_folder": lambda e: [
         "run",
         e.run_config(name="notes"),
@@ -688,6 +713,34 @@ CASES = {
     "report_missing_run": lambda e: ["report", e.tmp / "nope"],
     "report_no_eval": lambda e: ["report", _user_notes(e)],
     "report_over_user_file": _report_over_user_file,
+    # ledger
+    "ledger_init_bad_mode": lambda e: [
+        "ledger",
+        "init",
+        e.model,
+        e.tmp / "L",
+        "--bench",
+        e.bench,
+        "--mode",
+        "parallel",
+    ],
+    "ledger_add_not_a_ledger": lambda e: ["ledger", "add", e.tmp / "nope", "--forget", "forget05"],
+    "ledger_add_unknown_profile": lambda e: ["ledger", "add", _ledger(e), "--forget", "p9999"],
+    "ledger_add_untrained_profiles": lambda e: ["ledger", "add", _ledger(e), "--forget", "holdout"],
+    "ledger_add_base_changed": lambda e: [
+        "ledger",
+        "add",
+        _ledger_on_changed_base(e),
+        "--forget",
+        "forget05",
+    ],
+    "ledger_remove_unknown_request": lambda e: ["ledger", "remove", _ledger(e), "r0009"],
+    "ledger_build_base_changed": lambda e: [
+        "ledger",
+        "build",
+        _ledger_on_changed_base(e),
+        e.tmp / "out",
+    ],
     "export_not_a_method": lambda e: ["export", _user_notes(e), e.tmp / "o"],
     "export_both_modes": lambda e: [
         "export",

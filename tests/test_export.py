@@ -112,6 +112,7 @@ def test_certificate_and_card_describe_what_was_forgotten(mllmu_run, tmp_path):
     card = (out / "README.md").read_text()
     assert "split `forget10`" in card and "2 profiles" in card and "method `smfa`" in card
     assert "Alma Verdane" not in json.dumps(cert) + card  # ids only, no names
+    assert cert["svd"]["max_relative_error"] > 1e-3 and "**approximate**" in card
 
 
 def test_verify_detects_a_changed_byte_and_names_the_file(mllmu_run, tmp_path, capsys):
@@ -133,6 +134,26 @@ def test_verify_detects_a_changed_byte_and_names_the_file(mllmu_run, tmp_path, c
     w.write_bytes(bytes(data[:-1]) + bytes([data[-1] ^ 1]))  # restore the byte
     with pytest.raises(SmfaError, match="extra.txt: file is not listed"):
         verify(str(out))
+
+
+def test_a_method_whose_update_is_one_adapter_ships_that_adapter(mllmu_run, tmp_path):
+    """idk's update is its LoRA (the raw MFA): the export is that adapter, byte for byte."""
+    out = export(str(mllmu_run), str(tmp_path / "idk"), method="idk")
+    cert = json.loads((out / "certificate.json").read_text())
+    # in a run, idk reuses smfa's MFA (config.yaml: adapters_from)
+    own_dir = (mllmu_run / "methods" / "smfa" / "adapters" / "mfa").resolve()
+    assert cert["adapter_from"] == str(own_dir) and cert["svd"] is None
+    assert cert["adapters_from"]["path"] == str((mllmu_run / "methods" / "smfa").resolve())
+    own = own_dir / "adapter_model.safetensors"
+    assert (out / "adapter_model.safetensors").read_bytes() == own.read_bytes()
+    assert json.loads((out / "adapter_config.json").read_text())["base_model_name_or_path"] == (
+        str(Path(read_yaml(mllmu_run / "methods" / "idk" / "config.yaml")["original"]).resolve())
+    )
+    assert "adapters_from (" in verify(str(out))  # the reused adapters are re-hashed too
+    smfa = json.loads(
+        (export(str(mllmu_run), str(tmp_path / "s")) / "certificate.json").read_text()
+    )
+    assert smfa["adapter_from"] is None and smfa["svd"]["rank"] == 4  # sculpted: re-factored
 
 
 def test_export_command_line_takes_bare_switches(mllmu_run, tmp_path, capsys):
@@ -157,6 +178,7 @@ def test_export_command_line_takes_bare_switches(mllmu_run, tmp_path, capsys):
     main(["export", str(mllmu_run), str(out), "--merged", "--overwrite"])
     cert = json.loads((out / "certificate.json").read_text())
     assert cert["kind"] == "merged" and "model.safetensors" in cert["files"]
+    assert cert["dtype"] == "float32"  # the tiny base model's config.json
 
 
 def test_export_refuses_a_user_folder_and_both_modes(mllmu_run, tmp_path):

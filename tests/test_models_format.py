@@ -235,3 +235,17 @@ def load_processor_of(path):
     from smfa.models.load import load_processor
 
     return load_processor(path)
+
+
+def test_continuation_ids_are_the_trained_answer_tokens(family):
+    """continuation_ids (the batched scoring path) gives exactly encode's labels on every
+    family, eos appended (LLaVA-1.5) and prompt-prefixed (LLaVA-OneVision) included."""
+    from smfa.models.format import continuation_ids
+
+    _, _, processor = family
+    groups = [(q, im is not None, [a, "I do not know ."]) for im, q, a in ITEMS]
+    got = continuation_ids(processor, groups)
+    for (im, q, _), (_, _, answers), ids in zip(ITEMS, groups, got):
+        for answer, cont in zip(answers, ids):
+            labels = encode(processor, im, q, answer)["labels"][0]
+            assert labels[labels != IGNORE_INDEX].tolist() == cont

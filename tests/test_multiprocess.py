@@ -1,7 +1,8 @@
 """Two processes (`accelerate launch`, gloo on CPU) give what one process gives.
 
 One launch runs `smfa unlearn smfa` (a few LoRA steps, global batch 4 = 2 per process) and
-`smfa eval` (10 questions per split in blocks of 4, dealt to the two processes). The same
+`smfa eval` (10 questions per split in blocks of 4, dealt to the two processes), and a few
+steps of `smfa train`. The same
 commands in one process are the reference: the evaluation records must be identical; the
 adapters agree within a stated tolerance, not exactly: each process's loss is the token mean
 of its half of the batch and DDP averages the halves, which weights the samples slightly
@@ -38,6 +39,9 @@ STEPS = {
     "seed": 0,
     "lora": {"r": 4, "alpha": 8, "dropout": 0.0, "target": "language"},
 }
+# smfa train (full fine-tuning of the tiny model): parameters unused on one process (a slice
+# without images leaves the vision tower idle) once stopped DDP at the second step
+TRAIN_STEPS = {"full_finetune": True, "max_steps": 3, "batch_size": 4, "lr": 2e-3, "seed": 0}
 EVAL = ["--splits=[forget,retain]", "--max_samples", "10", "--batch_size", "4"]
 
 
@@ -71,8 +75,11 @@ def runs(tiny_original, small_bench, tmp_path_factory):
     launch = [sys.executable, "-m", "accelerate.commands.launch"]
     launch += ["--config_file", str(ROOT / "configs/accelerate/cpu.yaml")]
     launch += ["--main_process_port", str(_free_port())]
+    short = d / "train_short.yaml"
+    short.write_text(yaml.safe_dump({"model": {}, "train": TRAIN_STEPS}))
+    train = f"train {bench} {two / 'original'} --train_config {short} --quiet"
     proc = subprocess.run(
-        [*launch, str(ROOT / "tests/dist_job.py"), *commands(two)],
+        [*launch, str(ROOT / "tests/dist_job.py"), *commands(two), train],
         env=env,
         capture_output=True,
         text=True,
@@ -109,6 +116,14 @@ def test_two_process_unlearn_matches_one_process(runs):
     da = load_safetensors(one / "unlearn" / "delta.safetensors")
     db = load_safetensors(two / "unlearn" / "delta.safetensors")
     assert da.keys() == db.keys()
+
+
+def test_two_process_train_writes_the_model(runs):
+    _, two = runs
+    summary = json.loads((two / "original" / "train_summary.json").read_text())
+    assert summary["steps"] == TRAIN_STEPS["max_steps"]
+    assert (two / "original" / "model.safetensors").is_file()
+    assert not (two / ".original.work").exists()
 
 
 def test_two_process_eval_gives_the_same_records(runs):

@@ -305,6 +305,31 @@ def test_sigkill_during_training_eval_and_report_then_rerun(smoke_run, tmp_path)
     assert not _processes_mentioning(str(run_dir))
 
 
+def test_sequential_protocol_on_the_smoke_run(smoke_run, tmp_path):
+    """A ``sequential:`` section adds the protocol's stages only (the rest is cached), its
+    summary and the report section."""
+    from smfa.pipeline import run
+
+    seq = {"requests": 2, "modes": ["resculpt", "all_at_once"]}
+    path, copy = _copy_run(smoke_run, tmp_path, sequential=seq)
+    before = json.loads((copy / "manifest.json").read_text())["stages"]
+    run(str(path), out=str(copy.parent))
+    after = json.loads((copy / "manifest.json").read_text())["stages"]
+    changed = {k for k in after if after[k] != before.get(k)}
+    assert changed == {"report", *[k for k in after if "sequential" in k]}
+    assert len(changed) == 1 + 2 * 2 * 2 + 1
+    summary = json.loads((copy / "sequential" / "summary.json").read_text())
+    assert [sorted(p for r in summary["requests"] for p in r)] == [
+        sorted({json.loads(x)["subject_id"] for x in open(copy / "bench/data/forget10.jsonl")})
+    ]
+    assert {m: [s["n"] for s in v] for m, v in summary["modes"].items()} == {
+        "resculpt": [1, 2],
+        "all_at_once": [1, 2],
+    }
+    assert "Deletion requests over time" in (copy / "report.md").read_text()
+    assert (copy / "plots" / "sequential.png").is_file()
+
+
 def test_attacks_stage_runs_cached_and_reaches_the_report(smoke_run, tmp_path):
     """`attacks:` in the run config: the suite on the control, the original and every method
     (the control's JSON computed once), cached like the other stages, then the report's

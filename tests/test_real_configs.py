@@ -19,7 +19,6 @@ MODELS = [
     "gemma-3-4b",
     "gemma-3-12b",
 ]
-REPO = shipped_config().parents[2]
 
 
 @pytest.mark.parametrize("name", MODELS)
@@ -27,7 +26,6 @@ def test_train_config(name):
     from smfa.stages.train_original import load_original_config
 
     path = shipped_config("train", f"{name}.yaml")
-    assert path.read_text() == (REPO / "configs" / "train" / f"{name}.yaml").read_text()
     cfg = load_original_config(str(path), tiny=False)
     assert cfg.dtype == "bfloat16" and not cfg.train.full_finetune
     lora = cfg.train.lora
@@ -40,7 +38,6 @@ def test_unlearn_config_has_the_papers_settings(name, method):
     from smfa.stages.unlearn import resolve_settings
 
     path = shipped_config("unlearn", f"{name}.yaml")
-    assert path.read_text() == (REPO / "configs" / "unlearn" / f"{name}.yaml").read_text()
     s = resolve_settings(method, False, str(path))
     t = s.train
     assert s.dtype == "bfloat16"

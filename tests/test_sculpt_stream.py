@@ -312,3 +312,35 @@ def test_safetensors_writer_streams_rows_and_checks_them(tmp_path):
     w.write("a", t["a"])
     with pytest.raises(ValueError, match="never written"):
         w.close()
+
+
+def test_saved_views_combined_like_the_dense_path(tmp_path):
+    """mfa_views="separate": each view sculpted against the RA, combined chunk by chunk."""
+    from smfa.adapters import adapter_deltas, sculpt_deltas, sculpt_saved, sculpted_deltas
+    from smfa.io import save_safetensors
+
+    layers = {"m.q_proj": (40, 24), "m.v_proj": (24, 40)}
+    for tag, seed in (("img", 1), ("txt", 2), ("ra", 3)):
+        (tmp_path / tag).mkdir()
+        cfg = {"peft_type": "LORA", "r": 2, "lora_alpha": 4, "target_modules": list(layers)}
+        (tmp_path / tag / "adapter_config.json").write_text(json.dumps(cfg))
+        tensors = {}
+        for i, (mod, (o, n)) in enumerate(layers.items()):
+            A, B = factors(o, n, 2, seed * 10 + i)
+            tensors[f"base_model.model.{mod}.lora_A.weight"] = A
+            tensors[f"base_model.model.{mod}.lora_B.weight"] = B
+        save_safetensors(tmp_path / tag / "adapter_model.safetensors", tensors)
+    views = [tmp_path / "img", tmp_path / "txt"]
+    ra = adapter_deltas(tmp_path / "ra")
+    dense = [{k: d for k, d, _ in sculpt_deltas(adapter_deltas(v), ra, 2.0)} for v in views]
+    for how in ("mean", "sum"):
+        got, stats = sculpt_saved(views, tmp_path / "ra", 2.0, combine=how)
+        assert set(stats) == {f"{k}@view{i}" for k in got for i in (0, 1)}
+        for key in got:
+            ref = combine_deltas([dense[0][key], dense[1][key]], how)
+            assert torch.allclose(got[key], ref, rtol=1e-5, atol=1e-7), key
+    lazy = sculpted_deltas(views, tmp_path / "ra", 2.0)
+    assert list(lazy) == list(got) and len(lazy) == 2 and not lazy.plan.stats  # nothing run yet
+    assert torch.equal(
+        lazy["m.q_proj.weight"], sculpt_saved(views, tmp_path / "ra", 2.0)[0]["m.q_proj.weight"]
+    )

@@ -483,7 +483,11 @@ def model_shapes(model_dir: str | os.PathLike) -> dict[str, tuple]:
 def check_delta_matches(
     delta: Mapping[str, torch.Tensor], model_dir: str | os.PathLike, source: str
 ) -> None:
-    """:func:`check_delta_shapes` against the model saved in ``model_dir``."""
+    """:func:`check_delta_shapes` against the model saved in ``model_dir`` (shapes only for
+    :class:`SculptedDeltas`: their finiteness is checked as they are sculpted)."""
+    if isinstance(delta, SculptedDeltas):
+        check_shapes_match(model_shapes(model_dir), delta.plan.shapes, source)
+        return
     check_delta_shapes(model_shapes(model_dir), delta, source)
 
 
@@ -574,9 +578,16 @@ def sculpt_saved(
         mfas = [load_safetensors(Path(d) / DELTA_FILE) for d in mfa_dirs]
         anchor = load_safetensors(Path(anchor_dir) / DELTA_FILE)
         return sculpt_dense(mfas, anchor, k, criteria, combine)
+    delta = sculpted_deltas(mfa_dirs, anchor_dir, k, criteria, combine)
+    return {base: delta[base] for base in delta}, delta.plan.stats
+
+
+def sculpted_deltas(
+    mfa_dirs: list[Path], anchor_dir: Path, k: float, criteria: str = "cr", combine: str = "mean"
+) -> SculptedDeltas:
+    """The lazy, streamable form of :func:`sculpt_saved` (pairing checked now)."""
     plan = SavedSculpt([Path(m) for m in mfa_dirs], Path(anchor_dir), k, criteria, combine)
-    delta = {base: plan.dense(base) for base in plan.keys()}
-    return delta, plan.stats
+    return SculptedDeltas(plan)
 
 
 def write_sculpted_delta(
@@ -602,6 +613,8 @@ def write_sculpted_delta(
 
 def write_delta(folder: Path, delta: Mapping[str, torch.Tensor], method: str) -> Path:
     """``folder/delta.safetensors`` with the method's name in its metadata."""
+    if isinstance(delta, SculptedDeltas):
+        return write_sculpted_delta(folder, delta.plan, method=method)
     path = Path(folder) / DELTA_FILE
     save_safetensors(path, dict(delta), metadata={"format": "smfa-delta", "method": method})
     return path
@@ -609,6 +622,9 @@ def write_delta(folder: Path, delta: Mapping[str, torch.Tensor], method: str) ->
 
 def write_merged(original: Path, delta: Mapping[str, torch.Tensor], dest: Path, dtype="float32"):
     """``W = W_o + ΔW`` saved with ``save_pretrained`` (plus the processor) to ``dest``."""
+    if isinstance(delta, SculptedDeltas):
+        merge_sculpted(Path(original), delta.plan, Path(dest), getattr(torch, dtype))
+        return
     from smfa.models import load
 
     model, processor = load(str(original), dtype=dtype, device="cpu")
@@ -663,7 +679,7 @@ def merge_sculpted(
         )
     dest.mkdir(parents=True, exist_ok=True)
     for item in original.iterdir():
-        if item.is_file() and item.suffix != ".safetensors":
+        if item.is_file() and not _own_or_weights(item):
             shutil.copy2(item, dest / item.name)
     if dtype is not None and (dest / "config.json").is_file():
         _set_config_dtype(dest / "config.json", dtype)
@@ -685,6 +701,39 @@ def merge_sculpted(
             tensors = {k: v.to(dtype) if v.is_floating_point() else v for k, v in tensors.items()}
         save_safetensors(dest / path.name, tensors, metadata=metadata)
         del tensors
+
+
+def _own_or_weights(path: Path) -> bool:
+    """Files a merged copy does not take over: weights (rewritten), smfa's own output marker,
+    resolved config and training logs (they describe the original's training run)."""
+    from smfa.io import MARKER
+
+    own = {MARKER, "config.yaml", "train_summary.json", "manifest.json"}
+    return path.suffix in (".safetensors", ".jsonl") or path.name in own
+
+
+class SculptedDeltas(Mapping):
+    """``{base_key: ΔW'_f}`` of a :class:`SavedSculpt`, sculpted when looked up (float32).
+
+    :func:`write_delta`, :func:`write_merged` and :func:`check_delta_matches` recognise it and
+    stream from the factors instead (delta in the adapter's dtype, merged model shard by
+    shard), so an ``unlearn smfa`` or k-sweep step never holds the model's deltas. The mask
+    statistics fill ``plan.stats`` as layers are sculpted.
+    """
+
+    def __init__(self, plan: SavedSculpt):
+        self.plan = plan
+
+    def __getitem__(self, base: str) -> torch.Tensor:
+        if base not in self.plan.shapes:
+            raise KeyError(base)
+        return self.plan.dense(base)
+
+    def __iter__(self):
+        return iter(self.plan.keys())
+
+    def __len__(self) -> int:
+        return len(self.plan.shapes)
 
 
 def _saved_keys(model_dir: Path) -> dict[str, str]:

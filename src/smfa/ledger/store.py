@@ -98,8 +98,9 @@ class RequestBench:
     """The benchmark as one request's training sees it.
 
     ``split("request")`` holds the rows of the request's profiles (from the trained splits);
-    ``retain`` and ``retain_few`` lose every profile forgotten by this or an active earlier
-    request (so D_r^few never teaches what the ledger removes). Everything else is the bench.
+    ``retain`` and ``retain_few`` lose the request's profiles and ``forgotten`` (sequential
+    mode: the active earlier requests' profiles), so D_r^few never teaches what is removed.
+    Everything else is the bench.
     """
 
     SPLIT = "request"

@@ -91,9 +91,14 @@ class SMFA(Method):
         return MethodResult(result.delta, adapters, result.info)
 
     def from_adapters(self, adapters):
-        from smfa.adapters import sculpt_saved
+        from smfa.adapters import is_dense, sculpt_saved, sculpted_deltas
 
         o = self.opts
         mfas = [adapters[t] for t in self.mfa_tags()]
-        delta, stats = sculpt_saved(mfas, adapters["anchor"], o.k, o.criteria, o.combine)
-        return MethodResult(delta, {}, {"mask_stats": stats})
+        if all(is_dense(d) for d in [*mfas, adapters["anchor"]]):  # full fine-tuning deltas
+            delta, stats = sculpt_saved(mfas, adapters["anchor"], o.k, o.criteria, o.combine)
+            return MethodResult(delta, {}, {"mask_stats": stats})
+        # lazy: the unlearn stage streams it to delta.safetensors (and the merged model) from
+        # the factors; the statistics fill in as the layers are sculpted
+        delta = sculpted_deltas(mfas, adapters["anchor"], o.k, o.criteria, o.combine)
+        return MethodResult(delta, {}, {"mask_stats": delta.plan.stats})

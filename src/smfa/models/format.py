@@ -54,14 +54,20 @@ def render(processor, question: str, has_image: bool, answer: str | None = None)
     text = processor.apply_chat_template(msgs, add_generation_prompt=answer is None, tokenize=False)
     if answer is None:
         return text
-    prompt = render(processor, question, has_image)
+    return finish_conversation(
+        processor.tokenizer, text, render(processor, question, has_image), answer
+    )
+
+
+def finish_conversation(tok, text: str, prompt: str, answer: str) -> str:
+    """The rendered conversation ``text`` as :func:`render` returns it (see there), given the
+    generation ``prompt`` of its question and the ``answer``."""
     if not text.startswith(prompt) and answer in text:
         # The template renders the answer turn's header unlike its generation prompt
         # (LLaVA-OneVision: "<|im_start|>assistant \n{answer}" vs "<|im_start|>assistant\n"):
         # train on what generation sees, the prompt, then the answer and the turn's closing.
         text = prompt + text[text.rindex(answer) :]
     text = text.rstrip()
-    tok = processor.tokenizer
     if tok.eos_token and not any(text.endswith(t) for t in _special_tokens(tok)):
         text += tok.eos_token
     return text
@@ -156,7 +162,8 @@ def continuation_ids(processor, groups: Sequence[tuple]) -> list[list[list[int]]
     prompts = [render(processor, q, has_image) for q, has_image, _ in groups]
     convs = [messages(q, has_image, a) for q, has_image, answers in groups for a in answers]
     fulls = processor.apply_chat_template(convs, add_generation_prompt=False, tokenize=False)
-    fulls = [t.rstrip() for t in fulls] if convs else []  # as render() does
+    pairs = [(p, a) for p, (_, _, answers) in zip(prompts, groups) for a in answers]
+    fulls = [finish_conversation(tok, t, p, a) for t, (p, a) in zip(fulls, pairs)] if convs else []
     texts = prompts + fulls
     # add_special_tokens depends on whether the text starts with bos: tokenize in two calls
     ids: list = [None] * len(texts)

@@ -79,7 +79,12 @@ def prefix_forward(model, batch: dict) -> tuple[torch.Tensor, object]:
     """
     mask = batch["attention_mask"]
     pos = (mask.long().cumsum(1) - 1).clamp(min=0)
-    out = model(**batch, position_ids=pos, use_cache=True, logits_to_keep=1)
+    try:
+        out = model(**batch, position_ids=pos, use_cache=True, logits_to_keep=1)
+    except TypeError as e:  # a model without logits_to_keep: full logits
+        if "logits_to_keep" not in str(e):
+            raise
+        out = model(**batch, position_ids=pos, use_cache=True)
     cache = getattr(out, "cache", None) or getattr(out, "past_key_values", None)
     return out.logits[:, -1], cache
 

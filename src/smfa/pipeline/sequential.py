@@ -53,20 +53,18 @@ class SequentialConfig:
 
     def __post_init__(self):
         if isinstance(self.requests, bool) or not isinstance(self.requests, int):
-            raise ValueError(f"sequential.requests={self.requests!r}: expected an integer")
+            raise ValueError(f"requests={self.requests!r}: expected an integer")
         if self.requests < 2:
-            raise ValueError(f"sequential.requests={self.requests}: must be >= 2")
+            raise ValueError(f"requests={self.requests}: must be >= 2")
         if not isinstance(self.modes, list) or not self.modes:
-            raise ValueError(f"sequential.modes={self.modes!r}: a non-empty list")
+            raise ValueError(f"modes={self.modes!r}: a non-empty list")
         bad = [m for m in self.modes if m not in MODES]
         if bad:
-            raise ValueError(
-                f"sequential.modes: unknown mode {bad[0]!r} (known: {', '.join(MODES)})"
-            )
+            raise ValueError(f"modes: unknown mode {bad[0]!r} (known: {', '.join(MODES)})")
         if "resculpt" in self.modes and self.method != "smfa":
-            raise ValueError(f"sequential.method={self.method!r}: mode resculpt needs smfa")
+            raise ValueError(f"method={self.method!r}: mode resculpt needs smfa")
         if not isinstance(self.options, dict) or not isinstance(self.eval, dict):
-            raise ValueError("sequential.options and sequential.eval: expected mappings")
+            raise ValueError("options and eval: expected mappings")
 
 
 def check_sequential(cfg, bench_profiles: set[str] | None = None) -> SequentialConfig | None:

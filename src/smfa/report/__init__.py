@@ -17,9 +17,10 @@ from smfa.report.sections import (
     sweep_section,
     tradeoff_section,
 )
+from smfa.report.sequential import sequential_section
 from smfa.report.tables import ablation_section, main_section
 
-PLOTS = ("k_sweep.png", "tradeoff.png", "mask_stats.png", "attacks.png")
+PLOTS = ("k_sweep.png", "tradeoff.png", "mask_stats.png", "sequential.png", "attacks.png")
 
 
 def build(run: Run) -> list[Block]:
@@ -33,6 +34,7 @@ def build(run: Run) -> list[Block]:
         *sweep_section(run),
         *tradeoff_section(run),
         *mask_section(run),
+        *sequential_section(run),
         *attack_section(run),
         *samples_section(run),
     ]

@@ -25,8 +25,12 @@ from smfa.io import (
     staged_dir,
     write_json,
 )
+from smfa.progress import say
 
 CERTIFICATE = "certificate.json"
+DTYPES = ("float32", "float16", "bfloat16")
+#: Relative SVD error above which the card and the console call the adapter approximate.
+SVD_WARN = 1e-3
 FORMAT = "smfa-certificate"
 #: Figures copied from the eval JSON's ``summary.main.<score>`` into the certificate.
 FORGETTING = ("forget_mem", "forget_und")
@@ -48,7 +52,8 @@ def resolve_source(source: str | Path, method: str = "smfa") -> tuple[Path, Path
     p = Path(source)
     if (p / "delta.safetensors").is_file() and (p / "config.yaml").is_file():
         run = p.parent.parent
-        in_run = p.parent.name == "methods" and (run / "manifest.json").is_file()
+        # runs/<name>/methods/<label>, or runs/<name>/seed_<s>/methods/<label>
+        in_run = p.parent.name == "methods" and (run / "eval").is_dir()
         return p, run if in_run else None
     if (p / "methods" / method / "delta.safetensors").is_file():
         return p / "methods" / method, p
@@ -100,9 +105,48 @@ def _forgotten(bench: Path, forget: str) -> dict:
     }
 
 
-def _adapter_rank(method_dir: Path) -> int:
+def _adapter_dirs(method_dir: Path, reused: Path | None) -> list[Path]:
+    """The method's adapter folders: its own, else those it reused (``adapters_from``)."""
+    own = sorted(c.parent for c in (method_dir / "adapters").glob("*/adapter_config.json"))
+    if own or reused is None:
+        return own
+    return sorted(c.parent for c in (reused / "adapters").glob("*/adapter_config.json"))
+
+
+def _own_adapter(adapter_dirs: list[Path], delta: dict) -> Path | None:
+    """The adapter folder whose ΔW is the method's whole update, if there is one."""
+    import torch
+
+    from smfa.adapters import adapter_deltas
+
+    for cfg in (d / "adapter_config.json" for d in adapter_dirs):
+        try:
+            mine = adapter_deltas(cfg.parent)
+        except SmfaError:
+            continue
+        if set(mine) == set(delta) and all(
+            torch.allclose(mine[k], delta[k].float(), rtol=1e-5, atol=1e-7) for k in delta
+        ):
+            return cfg.parent
+    return None
+
+
+def _set_base_path(config: Path, original: Path) -> None:
+    cfg = json.loads(config.read_text())
+    cfg["base_model_name_or_path"] = str(original.resolve())
+    config.write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
+
+
+def _base_dtype(original: Path) -> str:
+    """The dtype the base model was saved in (config.json), else float32."""
+    cfg = json.loads((original / "config.json").read_text())
+    d = cfg.get("dtype") or cfg.get("torch_dtype") or (cfg.get("text_config") or {}).get("dtype")
+    return d if d in DTYPES else "float32"
+
+
+def _adapter_rank(adapter_dirs: list[Path]) -> int:
     ranks = []
-    for cfg in sorted((method_dir / "adapters").glob("*/adapter_config.json")):
+    for cfg in (d / "adapter_config.json" for d in adapter_dirs):
         r = json.loads(cfg.read_text()).get("r")
         if isinstance(r, int):
             ranks.append(r)
@@ -116,6 +160,7 @@ def export(
     adapter: bool = False,
     method: str = "smfa",
     rank: int | None = None,
+    dtype: str | None = None,
     overwrite: bool = False,
 ) -> Path:
     """Export an unlearned model with a model card and an unlearning certificate.
@@ -134,8 +179,11 @@ def export(
         merged: write the merged model (loads with ``AutoModelForImageTextToText``).
         adapter: write a peft adapter (loads with ``PeftModel.from_pretrained``); the default.
         method: method label inside a run folder.
-        rank: LoRA rank of the adapter (default: the method's LoRA rank; a rank >= a layer's
-            smaller side reproduces it exactly).
+        rank: LoRA rank of the re-factored adapter (default: ship the method's own adapter
+            when it is the whole update, else re-factor at the method's LoRA rank; a rank >= a
+            layer's smaller side reproduces it exactly).
+        dtype: weights of the merged model: float32, float16 or bfloat16 (default: the base
+            model's ``dtype`` in its config.json, else float32; the merge math is float32).
         overwrite: replace an existing folder that is not an earlier ``smfa export`` output.
     """
     from smfa import __version__
@@ -146,6 +194,8 @@ def export(
     if merged and adapter:
         raise SmfaError("export: choose one of --merged and --adapter")
     kind = "merged" if merged else "adapter"
+    if dtype not in (None, *DTYPES):
+        raise SmfaError(f"export: --dtype {dtype}: one of {', '.join(DTYPES)}")
     if rank is not None and rank < 1:
         raise SmfaError(f"export: --rank must be >= 1, got {rank}")
     method_dir, run = resolve_source(source, method)
@@ -158,16 +208,27 @@ def export(
     bench = Path(str(cfg.get("bench") or ""))
     if not (bench / "manifest.json").is_file():
         raise SmfaError(f"{method_dir / 'config.yaml'}: field 'bench': benchmark {bench} not found")
-    inputs = [method_dir, original, bench]
+    reused = Path(cfg["adapters_from"]) if cfg.get("adapters_from") else None
+    if reused is not None and not reused.is_dir():
+        where = method_dir / "config.yaml"
+        raise SmfaError(f"{where}: field 'adapters_from': folder {reused} not found")
+    adapter_dirs = _adapter_dirs(method_dir, reused)
+    inputs = [method_dir, original, bench, reused]
     check_output(out, "export", overwrite, inputs)
     with output_lock(out):
         delta = load_safetensors(method_dir / "delta.safetensors")
         sources = _file_hashes(method_dir, skip=(MARKER,))
         base = _file_hashes(original, skip=(MARKER,))
         with staged_dir(out, "export", overwrite, inputs) as tmp:
-            svd = None
-            if kind == "adapter":
-                r = rank or _adapter_rank(method_dir)
+            svd, own = None, None
+            if kind == "adapter" and rank is None:
+                own = _own_adapter(adapter_dirs, delta)
+            if own is not None:  # the method's update is one of its adapters: ship that one
+                for name in ("adapter_config.json", "adapter_model.safetensors"):
+                    shutil.copy(own / name, tmp / name)
+                _set_base_path(tmp / "adapter_config.json", original)
+            elif kind == "adapter":
+                r = rank or _adapter_rank(adapter_dirs)
                 errors = write_lora_adapter(
                     tmp / ".lora", delta, r, base_model_name_or_path=str(original.resolve())
                 )
@@ -175,8 +236,15 @@ def export(
                     shutil.move(str(f), tmp / f.name)
                 (tmp / ".lora").rmdir()
                 svd = {"rank": r, "max_relative_error": max(errors.values(), default=0.0)}
+                if svd["max_relative_error"] > SVD_WARN:
+                    say(
+                        f"[export] rank-{r} LoRA differs from the update by up to "
+                        f"{svd['max_relative_error']:.1%} (relative); --merged or a higher "
+                        "--rank gives an exact copy"
+                    )
             else:
-                write_merged(original, delta, tmp)
+                dtype = dtype or _base_dtype(original)
+                write_merged(original, delta, tmp, dtype)
             figures = _figures(run, method_dir.name)
             options = cfg.get("options") or {}
             cert = {
@@ -191,7 +259,14 @@ def export(
                 "forgotten": _forgotten(bench, str(cfg.get("forget"))),
                 "base_model": {"path": str(original.resolve()), "files": base},
                 "method_dir": {"path": str(method_dir.resolve()), "files": sources},
+                "adapters_from": (
+                    {"path": str(reused.resolve()), "files": _file_hashes(reused, (MARKER,))}
+                    if reused is not None
+                    else None
+                ),
                 "svd": svd,
+                "adapter_from": str(own.resolve()) if own else None,
+                "dtype": dtype if kind == "merged" else None,
                 "figures": figures,
                 "versions": versions(),
                 "smfa_version": __version__,
@@ -232,10 +307,19 @@ def card(cert: dict) -> str:
         + (f", k = {cert['k']}" if cert["k"] is not None else ""),
         f"- seed {cert['seed']}",
     ]
+    if cert.get("adapter_from"):
+        lines.append(f"- adapter: the method's LoRA `{cert['adapter_from']}`, unchanged")
     if cert["svd"]:
+        err = cert["svd"]["max_relative_error"]
         lines.append(
             f"- adapter: the update as a LoRA of rank {cert['svd']['rank']} (truncated SVD, "
-            f"max relative error {cert['svd']['max_relative_error']:.2e})"
+            f"max relative error {err:.2e})"
+            + (
+                "; **approximate**: the evaluated model is W_o + ΔW' exactly (export with "
+                "--merged, or a higher --rank, for an exact copy)"
+                if err > SVD_WARN
+                else ""
+            )
         )
     lines += ["", "## How well", ""]
     if fig["forgetting"]:
@@ -304,8 +388,11 @@ def verify(path: str, sources: bool = True) -> str:
     _compare(root, files, _file_hashes(root, skip=(CERTIFICATE, MARKER)), "")
     checked = [f"{len(files)} files"]
     if sources:
-        for field in ("base_model", "method_dir"):
-            entry = cert.get(field) or {}
+        for field in ("base_model", "method_dir", "adapters_from"):
+            entry = cert.get(field)
+            if entry is None and field == "adapters_from":
+                continue
+            entry = entry or {}
             where = Path(str(entry.get("path") or ""))
             if where.is_dir():
                 _compare(where, entry.get("files") or {}, _file_hashes(where, (MARKER,)), field)

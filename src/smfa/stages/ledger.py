@@ -197,7 +197,10 @@ def _train_into(
     from smfa.adapters import check_delta_matches
     from smfa.ledger.requests import settings_record, train_request, write_request
 
-    forgotten = {p for r in state.active[:upto] for p in r.profiles}
+    # Independent requests depend on nothing but their own profiles (undo is exact); a
+    # sequential one also keeps the earlier requests' profiles out of its D_r^few.
+    sequential = state.init["mode"] == "sequential"
+    forgotten = {p for r in state.active[:upto] for p in r.profiles} if sequential else set()
     model = _model_for(ledger, state, base, upto, work, rid)
     result = train_request(
         bench,
@@ -276,6 +279,7 @@ def add(
         check_resculpt(method, settings.options)
     with output_lock(led):
         state = load_state(led)  # what another writer may have appended meanwhile
+        profiles = resolve_profiles(forget, b, state)
         _prune(led)
         work = _work(led)
         rid = state.next_id()

@@ -295,7 +295,12 @@ def card(source: str, path: Path, n: dict, report: Report) -> str:
         "configs": [
             {
                 "config_name": "default",
-                "data_files": [{"split": s, "path": f"data/{s}.jsonl"} for s in SPLITS],
+                # `datasets` refuses an empty split: list only the tables with rows
+                "data_files": [
+                    {"split": s, "path": f"data/{s}.jsonl"}
+                    for s in SPLITS
+                    if n["splits"][s]["rows"]
+                ],
             }
         ],
         "dataset_info": {"features": features},

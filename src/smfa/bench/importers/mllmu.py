@@ -122,8 +122,9 @@ def _mc(raw: dict) -> tuple[str, str, list[str]] | None:
     letters = [k for k in sorted(opts) if isinstance(opts[k], str) and opts[k].strip()]
     values = [opts[k].strip() for k in letters]
     gold = str(raw.get("Correct_Answer") or "").strip()
-    if gold.rstrip(".):").upper() in letters:
-        gold = opts[gold.rstrip(".):").upper()].strip()
+    m = re.match(r"\(?([A-Za-z])(?:[.):]\s*|\s*$)", gold)  # "B", "b)", "(B) Lisbon", "B. Lisbon"
+    if gold not in values and m and m.group(1).upper() in letters:
+        gold = opts[m.group(1).upper()].strip()
     if gold not in values or len(values) < 4 or not raw.get("Question"):
         return None
     return raw["Question"], gold, [gold, *[v for v in values if v != gold]]
@@ -204,7 +205,9 @@ def import_mllmu(
         for key, it in qs.items():
             raw = it["raw"] or {}
             if not key.startswith("classification") and raw.get("Ground_Truth"):
-                pools.setdefault(key.rsplit("_", 1)[0], []).append(str(raw["Ground_Truth"]).strip())
+                value = key_of(str(raw["Ground_Truth"]))
+                pools.setdefault(key, []).append(value)  # the same slot (task, index)
+                pools.setdefault(key.rsplit("_", 1)[0], []).append(value)  # the same task
     rows_of: dict[str, list[dict]] = {}
     for p in people:
         pid = p["id"]
@@ -225,7 +228,8 @@ def import_mllmu(
     )
     report.note(
         "generation and cloze rows: key = the gold answer; perturbed answers and options = "
-        "other profiles' answers to the same task slot (MLLMU gives none)"
+        "other profiles' answers to the same task and index, else to the same task "
+        "(MLLMU gives none)"
     )
 
     members = _splits(src, id_of, rows_of, report)
@@ -271,7 +275,10 @@ def _row(pid, key, it, image, pools, paraphrases, rng) -> dict | str:
     if not question or not answer:
         return "generation/cloze questions without a question or ground truth"
     keys = [key_of(answer)]
-    wrong = wrong_values(keys[0], pools.get(key.rsplit("_", 1)[0], []), rng)
+    wrong = wrong_values(keys[0], pools.get(key, []), rng)
+    if len(wrong) < 3:
+        task = [v for v in pools.get(key.rsplit("_", 1)[0], []) if v not in wrong]
+        wrong += wrong_values(keys[0], task, rng, 3 - len(wrong))
     if len(wrong) < 3:
         return "generation/cloze questions with fewer than 3 distinct wrong answers available"
     return make_row(pid, qtype, key, image, question, answer, keys, wrong, paraphrases, rng)
