@@ -691,6 +691,8 @@ def merge_sculpted(
             if where[stored[base]] != path:
                 continue
             W = tensors[stored[base]]
+            if dtype is not None and torch.finfo(dtype).bits > torch.finfo(W.dtype).bits:
+                W = tensors[stored[base]] = W.to(dtype)  # add in the wider precision
             if tuple(W.shape) != tuple(plan.shapes[base]):
                 raise SmfaError(
                     f"{path}: adapter does not match the model: layer '{base}' shape "

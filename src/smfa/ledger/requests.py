@@ -22,12 +22,14 @@ from smfa.registry import METHODS
 RESCULPT_METHOD = "smfa"
 
 
-def check_resculpt(method: str, options) -> None:
-    """Re-sculpting needs SMFA's two adapters with one joint MFA."""
+def check_resculpt(method: str, options, train=None) -> None:
+    """Re-sculpting needs SMFA's two LoRA adapters with one joint MFA."""
     if method != RESCULPT_METHOD:
         raise SmfaError(f"--method {method}: a resculpt ledger takes smfa requests only")
     if options.mfa_views != "joint":
         raise SmfaError("options.mfa_views: a resculpt ledger needs mfa_views joint")
+    if train is not None and getattr(train, "full_finetune", False):
+        raise SmfaError("full_finetune: a resculpt ledger needs LoRA requests (set it false)")
 
 
 def resculpted(

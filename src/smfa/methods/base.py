@@ -79,6 +79,8 @@ class Method:
     main_stream: ClassVar[str] = "forget"
     #: Variants a run adds by default: ``{label: {"options": {...}, "group": "ablation"}}``.
     variants: ClassVar[dict[str, dict]] = {}
+    #: Whether :meth:`from_adapters` reads dense full-fine-tuning folders (``delta.safetensors``).
+    reads_dense: ClassVar[bool] = False
 
     def __init__(self, options: Any = None):
         self.opts = options if options is not None else self.Options()

@@ -50,10 +50,11 @@ class ManuOptions:
 
 def mlp_blocks(model) -> dict[str, tuple[list[str], str]]:
     """``{mlp_name: (up projection names, down projection name)}`` for the language model's
-    MLP blocks (Llama-style gate/up/down or fc1/fc2; the vision tower is left out)."""
+    MLP blocks (Llama-style gate/up/down or fc1/fc2; the vision tower — ``vision_*`` or
+    Qwen's ``visual`` — is left out)."""
     out = {}
     for name, mod in model.named_modules():
-        if "vision" in name or not name.endswith("mlp"):
+        if "vision" in name or "visual" in name or not name.endswith("mlp"):
             continue
         down = next((d for d in DOWNS if isinstance(getattr(mod, d, None), torch.nn.Linear)), None)
         ups = next((u for u in UPS if all(hasattr(mod, x) for x in u)), None)
@@ -77,7 +78,10 @@ def neuron_stats(model, processor, samples, downs: dict[str, str], batch_size: i
         def pre(_mod, args):
             a = args[0]
             keep = mask_box["m"].reshape(-1).bool()
-            rows = a.reshape(-1, a.shape[-1])[keep]
+            flat = a.reshape(-1, a.shape[-1])
+            if flat.shape[0] != keep.shape[0]:  # not one row per text token: not the LM
+                return
+            rows = flat[keep]
             stats.setdefault(mlp, ActivationStats(a.shape[-1])).add(rows)
 
         return pre

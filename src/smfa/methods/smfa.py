@@ -59,6 +59,7 @@ class SMFA(Method):
     """Sculpted Memory Forgetting Adapter (Zeng et al., 2025): MFA sculpted by the RA."""
 
     Options = SMFAOptions
+    reads_dense = True
     variants = {
         "smfa_c": {"options": {"criteria": "c"}, "group": "ablation"},
         "smfa_r": {"options": {"criteria": "r"}, "group": "ablation"},

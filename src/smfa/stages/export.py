@@ -113,6 +113,17 @@ def _adapter_dirs(method_dir: Path, reused: Path | None) -> list[Path]:
     return sorted(c.parent for c in (reused / "adapters").glob("*/adapter_config.json"))
 
 
+
+def _check_lora_exportable(method_dir: Path, delta: dict) -> None:
+    """A LoRA re-factoring covers 2-D linear weights only: a delta that also changes biases,
+    norms or embeddings (full fine-tuning, neuron pruning with biases) is exported merged."""
+    for key, value in delta.items():
+        if value.dim() != 2 or not key.endswith(".weight") or "embed" in key or "lm_head" in key:
+            raise SmfaError(
+                f"{method_dir / 'delta.safetensors'}: layer '{key}' cannot be a LoRA layer "
+                "(not a 2-D linear weight); export this update with --merged"
+            )
+
 def _own_adapter(adapter_dirs: list[Path], delta: dict) -> Path | None:
     """The adapter folder whose ΔW is the method's whole update, if there is one."""
     import torch
@@ -228,6 +239,7 @@ def export(
                     shutil.copy(own / name, tmp / name)
                 _set_base_path(tmp / "adapter_config.json", original)
             elif kind == "adapter":
+                _check_lora_exportable(method_dir, delta)
                 r = rank or _adapter_rank(adapter_dirs)
                 errors = write_lora_adapter(
                     tmp / ".lora", delta, r, base_model_name_or_path=str(original.resolve())

@@ -276,7 +276,7 @@ def add(
     train = {"seed": seed, "max_steps": max_steps}
     settings = resolve_settings(method, is_tiny(base_p), method_config, options, train, retain_few)
     if state.init.get("resculpt"):
-        check_resculpt(method, settings.options)
+        check_resculpt(method, settings.options, settings.train)
     with output_lock(led):
         state = load_state(led)  # what another writer may have appended meanwhile
         profiles = resolve_profiles(forget, b, state)

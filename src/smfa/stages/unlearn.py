@@ -118,8 +118,14 @@ def reusable_adapters(method: str, m, adapters_from: str) -> dict[str, Path]:
         raise SmfaError(f"--adapters_from {src}: method '{method}' cannot reuse trained adapters")
     found = {tag: src / "adapters" / tag for tag in need}
     for tag, folder in found.items():
+        lora = (folder / "adapter_config.json").is_file()
         dense = (folder / "delta.safetensors").is_file()  # full fine-tuning (smfa)
-        if not (folder / "adapter_config.json").is_file() and not dense:
+        if dense and not lora and not m.reads_dense:
+            raise SmfaError(
+                f"{folder}: adapter '{tag}' is a full fine-tuning delta; method '{method}' "
+                "reuses LoRA adapters only (train it with LoRA or without --adapters_from)"
+            )
+        if not lora and not dense:
             raise SmfaError(
                 f"{folder}: adapter '{tag}' not found (method '{method}' reuses {', '.join(need)})"
             )
