@@ -113,7 +113,6 @@ def _adapter_dirs(method_dir: Path, reused: Path | None) -> list[Path]:
     return sorted(c.parent for c in (reused / "adapters").glob("*/adapter_config.json"))
 
 
-
 def _check_lora_exportable(method_dir: Path, delta: dict) -> None:
     """A LoRA re-factoring covers 2-D linear weights only: a delta that also changes biases,
     norms or embeddings (full fine-tuning, neuron pruning with biases) is exported merged."""
@@ -123,6 +122,7 @@ def _check_lora_exportable(method_dir: Path, delta: dict) -> None:
                 f"{method_dir / 'delta.safetensors'}: layer '{key}' cannot be a LoRA layer "
                 "(not a 2-D linear weight); export this update with --merged"
             )
+
 
 def _own_adapter(adapter_dirs: list[Path], delta: dict) -> Path | None:
     """The adapter folder whose ΔW is the method's whole update, if there is one."""

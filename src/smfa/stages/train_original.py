@@ -184,20 +184,22 @@ def _train(b, bench, out, work, model, exclude, cfg, dtype, device, allow_pickle
     if not dist.is_main():
         dist.barrier()  # until the main process has written out
         return out
-    with staged_dir(out, "train", overwrite=True, inputs=[bench]) as tmp:  # checked at start
-        net.save_pretrained(tmp, safe_serialization=True)
-        processor.save_pretrained(tmp)
-        write_yaml(tmp / "config.yaml", resolved)
-        write_json(
-            tmp / "train_summary.json",
-            {
-                "steps": len(log),
-                "samples": len(samples),
-                "final_loss": log[-1]["loss"] if log else None,
-            },
-        )
-        shutil.copy(work / "train_log.jsonl", tmp / "train_log.jsonl")
-    shutil.rmtree(work, ignore_errors=True)
-    say(f"[train] wrote {out}")
-    dist.barrier()
+    try:  # the other processes wait at the barrier below, also when this fails
+        with staged_dir(out, "train", overwrite=True, inputs=[bench]) as tmp:  # checked at start
+            net.save_pretrained(tmp, safe_serialization=True)
+            processor.save_pretrained(tmp)
+            write_yaml(tmp / "config.yaml", resolved)
+            write_json(
+                tmp / "train_summary.json",
+                {
+                    "steps": len(log),
+                    "samples": len(samples),
+                    "final_loss": log[-1]["loss"] if log else None,
+                },
+            )
+            shutil.copy(work / "train_log.jsonl", tmp / "train_log.jsonl")
+        shutil.rmtree(work, ignore_errors=True)
+        say(f"[train] wrote {out}")
+    finally:
+        dist.barrier()
     return out

@@ -233,23 +233,25 @@ def unlearn(
         if not dist.is_main():
             dist.barrier()  # until the main process has written out
             return out
-        with staged_dir(out, "unlearn", overwrite, inputs) as tmp:
-            write_delta(tmp, result.delta, method)
-            for tag, adir in result.adapters.items():
-                shutil.copytree(adir, tmp / "adapters" / tag)
-                log = adir.parent / "train_log.jsonl"
-                if log.is_file():
-                    shutil.copy(log, tmp / "adapters" / tag / "train_log.jsonl")
-            stats = result.info.pop("mask_stats", None)
-            if stats is not None:
-                mask_stats_file(tmp, stats)
-            write_json(tmp / "summary.json", result.info)
-            write_yaml(tmp / "config.yaml", resolved)
-            if merge:
-                write_merged(orig, result.delta, tmp / "merged", dtype)
-        shutil.rmtree(work, ignore_errors=True)
-        say(f"[unlearn] wrote {out}")
-        dist.barrier()
+        try:  # the other processes wait at the barrier below, also when this fails
+            with staged_dir(out, "unlearn", overwrite, inputs) as tmp:
+                write_delta(tmp, result.delta, method)
+                for tag, adir in result.adapters.items():
+                    shutil.copytree(adir, tmp / "adapters" / tag)
+                    log = adir.parent / "train_log.jsonl"
+                    if log.is_file():
+                        shutil.copy(log, tmp / "adapters" / tag / "train_log.jsonl")
+                stats = result.info.pop("mask_stats", None)
+                if stats is not None:
+                    mask_stats_file(tmp, stats)
+                write_json(tmp / "summary.json", result.info)
+                write_yaml(tmp / "config.yaml", resolved)
+                if merge:
+                    write_merged(orig, result.delta, tmp / "merged", dtype)
+            shutil.rmtree(work, ignore_errors=True)
+            say(f"[unlearn] wrote {out}")
+        finally:
+            dist.barrier()
         return out
 
 
