@@ -73,3 +73,28 @@ def test_manu_takes_the_language_model_mlps_only():
     net.vision_tower = torch.nn.ModuleList([Block()])
     net.language_model = torch.nn.ModuleList([Block(), Block()])
     assert sorted(mlp_blocks(net)) == ["language_model.0.mlp", "language_model.1.mlp"]
+
+
+def test_smfa_sculpt_takes_full_fine_tuning_folders(tmp_path):
+    """`smfa sculpt` on dense MFA/RA folders = the dense sculpt of the same deltas."""
+    from smfa.adapters import sculpt_dense, write_delta
+    from smfa.io import load_safetensors
+    from smfa.stages.sculpt import sculpt
+
+    g = torch.Generator().manual_seed(0)
+    keys = ("m.layers.0.q_proj.weight", "m.layers.0.mlp.down_proj.weight")
+    mfa = {k: torch.randn(6, 5, generator=g) for k in keys}
+    anchor = {k: torch.randn(6, 5, generator=g) for k in keys}
+    for name, d in (("mfa", mfa), ("anchor", anchor)):
+        (tmp_path / name).mkdir()
+        write_delta(tmp_path / name, d, name)
+    out = sculpt(str(tmp_path / "mfa"), str(tmp_path / "anchor"), str(tmp_path / "out"), k=1.0)
+    got = load_safetensors(out / "delta.safetensors")
+    want, _ = sculpt_dense([mfa], anchor, 1.0)
+    assert set(got) == set(want)
+    for k in want:
+        assert torch.equal(got[k], want[k])
+    assert 0 < sum(int((got[k] == 0).sum()) for k in got) < sum(v.numel() for v in got.values())
+    with pytest.raises(SmfaError, match="svd_rank"):
+        sculpt(str(tmp_path / "mfa"), str(tmp_path / "anchor"), str(tmp_path / "o2"), svd_rank=2)
+    assert not (tmp_path / "o2").exists()

@@ -35,7 +35,9 @@ def sculpt(
     Args:
         mfa: MFA adapter folder (peft format); several, one per view, separated by commas
             (sculpted separately, then combined).
-        anchor: retaining-anchor adapter folder (peft format).
+        anchor: retaining-anchor adapter folder (peft format). Full fine-tuning folders
+            (``delta.safetensors`` of ``smfa unlearn smfa --full_finetune``, no peft config)
+            are sculpted too, as dense deltas held in memory (no ``svd_rank`` for them).
         out: output folder.
         k: relative-magnitude threshold, >= 0 (inf = raw MFA).
         criteria: cr (paper), c (directional conflict only), r (magnitude only), none.
@@ -53,6 +55,7 @@ def sculpt(
     from smfa.adapters import (
         SavedSculpt,
         check_shapes_match,
+        is_dense,
         mask_stats_file,
         merge_sculpted,
         model_shapes,
@@ -69,6 +72,13 @@ def sculpt(
     if dtype is not None and dtype not in DTYPES:
         raise SmfaError(f"sculpt: dtype={dtype!r}: one of {', '.join(DTYPES)}")
     out_dtype = getattr(torch, dtype) if dtype else None
+    dense = [is_dense(d) for d in [*mfas, anchor]]
+    if any(dense) and not all(dense):
+        raise SmfaError(f"{anchor}: mixes LoRA and full fine-tuning folders; sculpt one kind")
+    if all(dense):
+        if svd_rank:
+            raise SmfaError("svd_rank: a full fine-tuning delta has no LoRA form; leave it out")
+        return _sculpt_dense(mfas, anchor, out, opts, merge_into, dtype, overwrite)
     for d in [*mfas, anchor]:
         if not (Path(d) / "adapter_config.json").is_file():
             raise SmfaError(f"{d}: adapter folder not found (no adapter_config.json)")
@@ -104,4 +114,47 @@ def sculpt(
                 write_json(tmp / "svd.json", errors)
             if merge_into:
                 merge_sculpted(Path(merge_into), plan, tmp / "merged", out_dtype)
+        return Path(out)
+
+
+def _sculpt_dense(mfas, anchor, out, opts, merge_into, dtype, overwrite) -> Path:
+    """``smfa sculpt`` on full fine-tuning folders: the dense path (every ΔW in memory)."""
+    import torch
+
+    from smfa.adapters import (
+        check_shapes_match,
+        mask_stats_file,
+        model_shapes,
+        sculpt_saved,
+        write_delta,
+        write_merged,
+    )
+
+    inputs = [*mfas, anchor, merge_into]
+    check_output(out, "sculpt", overwrite, inputs)
+    with output_lock(out):
+        delta, stats = sculpt_saved(
+            [Path(m) for m in mfas], Path(anchor), opts.k, opts.criteria, opts.combine
+        )
+        if merge_into:
+            shapes = {key: tuple(v.shape) for key, v in delta.items()}
+            check_shapes_match(model_shapes(merge_into), shapes, source=f"{mfas[0]} (sculpted)")
+        with staged_dir(out, "sculpt", overwrite, inputs) as tmp:
+            cast = getattr(torch, dtype) if dtype else None
+            write_delta(tmp, {k: v.to(cast) if cast else v for k, v in delta.items()}, "smfa")
+            mask_stats_file(tmp, stats)
+            write_yaml(
+                tmp / "config.yaml",
+                {
+                    "mfa": [str(Path(m).resolve()) for m in mfas],
+                    "anchor": str(Path(anchor).resolve()),
+                    "k": opts.k,
+                    "criteria": opts.criteria,
+                    "combine": opts.combine,
+                    "dense": True,
+                    "dtype": dtype,
+                },
+            )
+            if merge_into:
+                write_merged(Path(merge_into), delta, tmp / "merged", dtype or "float32")
         return Path(out)
