@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _summary import save  # noqa: E402
 
-COLUMNS = ("forgotten", "rebound", "retain_mem", "scenes", "model_utility")
+from smfa.report.sequential import COLUMNS, HEADERS  # noqa: E402  (the report's table)
 
 
 def main() -> None:
@@ -78,15 +78,7 @@ def main() -> None:
         tables={
             "steps": {
                 "caption": "After each request (Fact scores, 0–10)",
-                "headers": [
-                    "Mode",
-                    "Requests",
-                    "Forgotten I-Mem ↓",
-                    "Rebound ↓",
-                    "Retain I-Mem ↑",
-                    "Scenes ↑",
-                    "Model Utility ↑",
-                ],
+                "headers": HEADERS,
                 "rows": rows,
             },
             "per_request": {

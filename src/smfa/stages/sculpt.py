@@ -96,16 +96,7 @@ def sculpt(
             write_sculpted_delta(tmp, plan, out_dtype)
             mask_stats_file(tmp, plan.stats)
             write_yaml(
-                tmp / "config.yaml",
-                {
-                    "mfa": [str(Path(m).resolve()) for m in mfas],
-                    "anchor": str(Path(anchor).resolve()),
-                    "k": opts.k,
-                    "criteria": opts.criteria,
-                    "combine": opts.combine,
-                    "svd_rank": svd_rank,
-                    "dtype": dtype,
-                },
+                tmp / "config.yaml", _record(mfas, anchor, opts, svd_rank=svd_rank, dtype=dtype)
             )
             if svd_rank:
                 layers = ((base, plan.dense(base)) for base in plan.keys())
@@ -143,18 +134,19 @@ def _sculpt_dense(mfas, anchor, out, opts, merge_into, dtype, overwrite) -> Path
             cast = getattr(torch, dtype) if dtype else None
             write_delta(tmp, {k: v.to(cast) if cast else v for k, v in delta.items()}, "smfa")
             mask_stats_file(tmp, stats)
-            write_yaml(
-                tmp / "config.yaml",
-                {
-                    "mfa": [str(Path(m).resolve()) for m in mfas],
-                    "anchor": str(Path(anchor).resolve()),
-                    "k": opts.k,
-                    "criteria": opts.criteria,
-                    "combine": opts.combine,
-                    "dense": True,
-                    "dtype": dtype,
-                },
-            )
+            write_yaml(tmp / "config.yaml", _record(mfas, anchor, opts, dense=True, dtype=dtype))
             if merge_into:
                 write_merged(Path(merge_into), delta, tmp / "merged", dtype or "float32")
         return Path(out)
+
+
+def _record(mfas: list[str], anchor: str, opts, **extra) -> dict:
+    """What ``config.yaml`` of an ``smfa sculpt`` output records (inputs resolved)."""
+    return {
+        "mfa": [str(Path(m).resolve()) for m in mfas],
+        "anchor": str(Path(anchor).resolve()),
+        "k": opts.k,
+        "criteria": opts.criteria,
+        "combine": opts.combine,
+        **extra,
+    }
